@@ -1,1 +1,55 @@
-//! placeholder
+//! # parley-web
+//!
+//! The `parley` server and command line: configuration (TOML + `PARLEY_*` env + flags), the axum HTTP
+//! server (the browser demo page, `/healthz`; signaling and metrics as they land), and the `parley models`
+//! commands over the model store. It holds no pipeline logic.
+
+pub mod cli;
+pub mod config;
+pub mod models_cmd;
+pub mod server;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+use config::{Config, Sources};
+
+/// Entry point shared by the binary and tests: parses arguments, loads config, runs the command.
+pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> anyhow::Result<i32> {
+    let cli = Cli::parse_from(args);
+    let mut overrides = cli.set.clone();
+    if let Some(level) = &cli.log_level {
+        overrides.push(("log.level".into(), level.clone()));
+    }
+    if let Command::Serve(s) = &cli.command {
+        if let Some(h) = &s.host {
+            overrides.push(("server.host".into(), h.clone()));
+        }
+        if let Some(p) = s.port {
+            overrides.push(("server.port".into(), p.to_string()));
+        }
+    }
+    let sources = Sources { file: cli.config.clone(), env: std::env::vars().collect(), overrides };
+    let config = Config::load(&sources)?;
+    init_logging(&config);
+    match cli.command {
+        Command::Serve(_) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(server::serve(config))?;
+            Ok(0)
+        }
+        Command::Models(cmd) => models_cmd::run(&config, cmd),
+        Command::Config => {
+            print!("{}", config.to_toml());
+            Ok(0)
+        }
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter = std::env::var("PARLEY_LOG").unwrap_or_else(|_| config.log.level.clone());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if config.log.format == "json" { builder.json().try_init() } else { builder.try_init() };
+}

@@ -1,1 +1,11 @@
-fn main() {}
+//! The `parley` binary: see `parley --help`.
+
+fn main() {
+    match parley_web::main_with_args(std::env::args_os()) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(2);
+        }
+    }
+}

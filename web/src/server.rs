@@ -1,0 +1,80 @@
+//! The HTTP server: the demo page, `/healthz`, and (in later work) signaling and metrics.
+
+use axum::{Json, Router, http::StatusCode, response::Html, routing::get};
+use parley_models::store::{Manifest, ModelStore};
+use serde_json::json;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    config: Arc<Config>,
+    store: Arc<ModelStore>,
+}
+
+const INDEX_HTML: &str = include_str!("../static/index.html");
+
+pub fn router(config: Config) -> Router {
+    let store = ModelStore::new(config.models_dir(), Manifest::default_cpu());
+    let state = AppState { config: Arc::new(config), store: Arc::new(store) };
+    Router::new()
+        .route("/", get(|| async { Html(INDEX_HTML) }))
+        .route("/healthz", get(healthz))
+        .with_state(state)
+}
+
+/// 200 when every model is in the store, 503 otherwise, with what is present and where.
+async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+    let models = state.store.list();
+    let complete = models.iter().all(|m| m.present);
+    let body = json!({
+        "status": if complete { "ok" } else { "models_missing" },
+        "version": env!("CARGO_PKG_VERSION"),
+        "device": "cpu",
+        "threads": state.config.threads(),
+        "model_store": state.store.root().display().to_string(),
+        "models": models.iter().map(|m| json!({"id": m.id, "stage": m.stage, "present": m.present})).collect::<Vec<_>>(),
+        "hint": if complete { serde_json::Value::Null } else { json!("run `parley models fetch`") },
+    });
+    (if complete { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
+}
+
+/// Binds, prints the address, and serves until Ctrl-C or SIGTERM.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let addr = format!("{}:{}", config.server.host, config.server.port);
+    let listener = TcpListener::bind(&addr).await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot listen on {addr}: {e}. Is another server using the port? Pick another with --port or \
+             PARLEY_SERVER_PORT"
+        )
+    })?;
+    let local = listener.local_addr()?;
+    let store = ModelStore::new(config.models_dir(), Manifest::default_cpu());
+    if !store.is_complete() {
+        tracing::warn!(store = %store.root().display(), "some models are missing; run `parley models fetch`");
+    }
+    tracing::info!(threads = config.threads(), "parley {} serving", env!("CARGO_PKG_VERSION"));
+    // The one line scripts and tests wait for.
+    println!("parley listening on http://{local}");
+    axum::serve(listener, router(config)).with_graceful_shutdown(shutdown_signal()).await?;
+    tracing::info!("parley stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
