@@ -67,7 +67,9 @@ fn onnx_models_open_with_expected_io_and_run() {
         onnx::open_session(env, &store.require("speaker-embedder", "embedder.int8.onnx").unwrap(), 1).unwrap();
     assert_eq!(input_names(&spk), ["mel_window"]);
     let mel: Vec<f32> = (0..3200).map(|i| ((i % 80) as f32 * 0.1).cos()).collect();
-    let out = spk.run(ort::inputs!["mel_window" => ort::value::Tensor::from_array(([1usize, 80, 40], mel)).unwrap()]).unwrap();
+    let out = spk
+        .run(ort::inputs!["mel_window" => ort::value::Tensor::from_array(([1usize, 80, 40], mel)).unwrap()])
+        .unwrap();
     let (shape, emb) = out[0].try_extract_tensor::<f32>().unwrap();
     assert_eq!(shape.iter().copied().collect::<Vec<_>>(), [1, 256]);
     assert!(emb.iter().all(|v| v.is_finite()) && emb.iter().any(|v| *v != 0.0));
@@ -79,10 +81,13 @@ fn onnx_models_open_with_expected_io_and_run() {
     assert_eq!(voice["audio"]["sample_rate"], 22050);
     let map = &voice["phoneme_id_map"];
     let id = |p: &str| map[p][0].as_i64().unwrap_or_else(|| panic!("no phoneme {p}"));
-    let ids: Vec<i64> = ["^", "h", "ə", "l", "ˈoʊ", "$"].iter().flat_map(|p| {
-        // Multi-character phonemes are sequences of single ones in Piper's map.
-        if map.get(*p).is_some() { vec![id(p)] } else { p.chars().map(|c| id(&c.to_string())).collect() }
-    }).collect();
+    let ids: Vec<i64> = ["^", "h", "ə", "l", "ˈoʊ", "$"]
+        .iter()
+        .flat_map(|p| {
+            // Multi-character phonemes are sequences of single ones in Piper's map.
+            if map.get(*p).is_some() { vec![id(p)] } else { p.chars().map(|c| id(&c.to_string())).collect() }
+        })
+        .collect();
     let mut tts = onnx::open_session(env, &store.require("piper-joe", "en_US-joe-medium.onnx").unwrap(), 1).unwrap();
     assert_eq!(input_names(&tts), ["input", "input_lengths", "scales"]);
     let n = ids.len();

@@ -23,8 +23,11 @@ fn fetch_verify_and_repair_through_the_cli() {
     std::fs::create_dir_all(&wheels).unwrap();
     write_wheel(&wheels, "fake-silero", "2.0.0", &[("fake_silero/vad.onnx", DATA)]);
     let manifest = dir.path().join("manifest.toml");
-    std::fs::write(&manifest, single_file_manifest("vad", "vad.onnx", "fake-silero", "2.0.0", "fake_silero/vad.onnx", DATA))
-        .unwrap();
+    std::fs::write(
+        &manifest,
+        single_file_manifest("vad", "vad.onnx", "fake-silero", "2.0.0", "fake_silero/vad.onnx", DATA),
+    )
+    .unwrap();
     let m = manifest.to_str().unwrap();
     let store = dir.path().join("store");
 

@@ -156,8 +156,8 @@ fn missing_python_or_pip_gives_an_error_that_says_what_to_do() {
     let mut perms = std::fs::metadata(&fake).unwrap().permissions();
     std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
     std::fs::set_permissions(&fake, perms).unwrap();
-    let s = ModelStore::new(&f.root, manifest(&sha(WEIGHTS)))
-        .with_pip(PipClient::new(fake.display().to_string(), vec![]));
+    let s =
+        ModelStore::new(&f.root, manifest(&sha(WEIGHTS))).with_pip(PipClient::new(fake.display().to_string(), vec![]));
     let err = fetch(&s).unwrap_err();
     assert!(matches!(err, StoreError::PipMissing { .. }), "{err}");
     assert!(err.to_string().contains("python3-pip"), "{err}");
@@ -188,7 +188,8 @@ fn unknown_package_is_reported_by_name() {
 fn only_fetches_the_named_models_and_rejects_unknown_ids() {
     let f = fixture();
     let s = store(&f, manifest(&sha(WEIGHTS)));
-    let report = s.fetch(&FetchOptions { only: vec!["vad".into()], ..Default::default() }, &Progress::silent()).unwrap();
+    let report =
+        s.fetch(&FetchOptions { only: vec!["vad".into()], ..Default::default() }, &Progress::silent()).unwrap();
     assert_eq!(report.files.len(), 1);
     assert!(!f.root.join("llm/model.gguf").exists());
     let err = s.fetch(&FetchOptions { only: vec!["nope".into()], ..Default::default() }, &Progress::silent());

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use toml::{Table, Value};
 
 /// The whole configuration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub server: ServerConfig,
@@ -42,7 +42,7 @@ pub struct ModelsConfig {
     pub pip_args: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EngineConfig {
     /// Compute threads for model inference; 0 means one per available core.
@@ -58,17 +58,6 @@ pub struct LogConfig {
     pub format: String,
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            server: ServerConfig::default(),
-            models: ModelsConfig::default(),
-            engine: EngineConfig::default(),
-            log: LogConfig::default(),
-        }
-    }
-}
-
 impl Default for ServerConfig {
     fn default() -> Self {
         Self { host: "127.0.0.1".into(), port: 8080, max_sessions: 4 }
@@ -78,12 +67,6 @@ impl Default for ServerConfig {
 impl Default for ModelsConfig {
     fn default() -> Self {
         Self { dir: String::new(), python: "python3".into(), pip_args: Vec::new() }
-    }
-}
-
-impl Default for EngineConfig {
-    fn default() -> Self {
-        Self { threads: 0 }
     }
 }
 
@@ -125,8 +108,8 @@ impl Config {
         if let Some(path) = &sources.file {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
-            let file: Table = toml::from_str(&text)
-                .map_err(|e| ConfigError(format!("{} is not valid TOML: {e}", path.display())))?;
+            let file: Table =
+                toml::from_str(&text).map_err(|e| ConfigError(format!("{} is not valid TOML: {e}", path.display())))?;
             merge(&mut merged, file, "", &defaults, &path.display().to_string())?;
         }
 
@@ -153,9 +136,8 @@ impl Config {
             set_key(&mut merged, &defaults, key, value, "the command line")?;
         }
 
-        let config: Config = Value::Table(merged)
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError(e.to_string()))?;
+        let config: Config =
+            Value::Table(merged).try_into().map_err(|e: toml::de::Error| ConfigError(e.to_string()))?;
         config.validate()?;
         Ok(config)
     }
@@ -248,10 +230,7 @@ fn merge(into: &mut Table, from: Table, prefix: &str, defaults: &Table, origin: 
         let Some(default) = defaults.get(&k) else {
             let allowed: Vec<String> = defaults.keys().map(|d| format!("`{d}`")).collect();
             let place = if prefix.is_empty() { "at the top level".to_string() } else { format!("in [{prefix}]") };
-            return Err(ConfigError(format!(
-                "{origin}: unknown key `{key}` {place}; allowed: {}",
-                allowed.join(", ")
-            )));
+            return Err(ConfigError(format!("{origin}: unknown key `{key}` {place}; allowed: {}", allowed.join(", "))));
         };
         match (default, v) {
             (Value::Table(d), Value::Table(t)) => {
@@ -259,7 +238,10 @@ fn merge(into: &mut Table, from: Table, prefix: &str, defaults: &Table, origin: 
                 merge(slot, t, &key, d, origin)?;
             }
             (Value::Table(_), other) => {
-                return Err(ConfigError(format!("{origin}: `{key}` must be a table ([{key}]), not {}", other.type_str())));
+                return Err(ConfigError(format!(
+                    "{origin}: `{key}` must be a table ([{key}]), not {}",
+                    other.type_str()
+                )));
             }
             (d, v) if d.same_type(&v) => {
                 into.insert(k, v);
@@ -352,8 +334,7 @@ mod tests {
         assert_eq!(c.server.port, 9100);
         let c = load(Some(file), &[("PARLEY_SERVER_PORT", "9100")], &[("server.port", "9200")]).unwrap();
         assert_eq!(c.server.port, 9200);
-        let c = load(None, &[("PARLEY_MODELS", "/tmp/m"), ("PARLEY_MODELS_PIP_ARGS", "--no-index --x")], &[])
-            .unwrap();
+        let c = load(None, &[("PARLEY_MODELS", "/tmp/m"), ("PARLEY_MODELS_PIP_ARGS", "--no-index --x")], &[]).unwrap();
         assert_eq!(c.models.dir, "/tmp/m");
         assert_eq!(c.models.pip_args, vec!["--no-index", "--x"]);
     }

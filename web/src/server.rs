@@ -20,10 +20,7 @@ const INDEX_HTML: &str = include_str!("../static/index.html");
 pub fn router(config: Config) -> Router {
     let store = ModelStore::new(config.models_dir(), Manifest::default_cpu());
     let state = AppState { config: Arc::new(config), store: Arc::new(store) };
-    Router::new()
-        .route("/", get(|| async { Html(INDEX_HTML) }))
-        .route("/healthz", get(healthz))
-        .with_state(state)
+    Router::new().route("/", get(|| async { Html(INDEX_HTML) })).route("/healthz", get(healthz)).with_state(state)
 }
 
 /// 200 when every model is in the store, 503 otherwise, with what is present and where.

@@ -10,8 +10,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::{
-    ModelEntry, ModelFile, ModelStore, Progress, StoreError, convert, hash::sha256_file_with_progress, pip,
-    stamp, wheel,
+    ModelEntry, ModelFile, ModelStore, Progress, StoreError, convert, hash::sha256_file_with_progress, pip, stamp,
+    wheel,
 };
 
 const DOWNLOADS: &str = ".downloads";
@@ -203,7 +203,9 @@ fn present_state(path: &Path, file: &ModelFile, progress: &Progress) -> Result<P
     match std::fs::metadata(path) {
         Err(_) => Ok(Present::Absent),
         Ok(md) if md.len() != file.size => Ok(Present::Bad),
-        Ok(_) => Ok(if sha256_file_with_progress(path, progress)? == file.sha256 { Present::Good } else { Present::Bad }),
+        Ok(_) => {
+            Ok(if sha256_file_with_progress(path, progress)? == file.sha256 { Present::Good } else { Present::Bad })
+        }
     }
 }
 

@@ -140,9 +140,11 @@ impl Manifest {
                 if !is_safe_name(&f.path) {
                     return Err(bad(format!("file `{}` of `{}` must be a plain file name", f.path, m.id)));
                 }
-                if f.sha256.len() != 64 || !f.sha256.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-                {
-                    return Err(bad(format!("file `{}` of `{}`: sha256 must be 64 lower-case hex digits", f.path, m.id)));
+                if f.sha256.len() != 64 || !f.sha256.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+                    return Err(bad(format!(
+                        "file `{}` of `{}`: sha256 must be 64 lower-case hex digits",
+                        f.path, m.id
+                    )));
                 }
                 if f.sources.is_empty() {
                     return Err(bad(format!("file `{}` of `{}` has no sources", f.path, m.id)));
@@ -151,7 +153,10 @@ impl Manifest {
             for c in &m.convert {
                 for input in c.inputs() {
                     if !m.files.iter().any(|f| f.path == input) {
-                        return Err(bad(format!("conversion of `{}` reads `{input}`, which is not one of its files", m.id)));
+                        return Err(bad(format!(
+                            "conversion of `{}` reads `{input}`, which is not one of its files",
+                            m.id
+                        )));
                     }
                 }
                 for out in c.outputs() {
@@ -167,11 +172,7 @@ impl Manifest {
 
 /// A single path component without separators or `..`.
 fn is_safe_name(name: &str) -> bool {
-    !name.is_empty()
-        && name != "."
-        && name != ".."
-        && !name.starts_with('.')
-        && !name.contains(['/', '\\', '\0'])
+    !name.is_empty() && name != "." && name != ".." && !name.starts_with('.') && !name.contains(['/', '\\', '\0'])
 }
 
 #[cfg(test)]

@@ -88,9 +88,7 @@ impl ModelStore {
         if let Some(dir) = std::env::var_os(STORE_ENV).filter(|v| !v.is_empty()) {
             return PathBuf::from(dir);
         }
-        dirs::cache_dir()
-            .map(|d| d.join("parley").join("models"))
-            .unwrap_or_else(|| PathBuf::from(".parley/models"))
+        dirs::cache_dir().map(|d| d.join("parley").join("models")).unwrap_or_else(|| PathBuf::from(".parley/models"))
     }
 
     pub fn root(&self) -> &Path {
@@ -120,11 +118,7 @@ impl ModelStore {
     /// when the file is absent.
     pub fn require(&self, id: &str, file: &str) -> Result<PathBuf, StoreError> {
         let path = self.file_path(id, file)?;
-        if path.is_file() {
-            Ok(path)
-        } else {
-            Err(StoreError::NotFetched { model: id.to_string(), path })
-        }
+        if path.is_file() { Ok(path) } else { Err(StoreError::NotFetched { model: id.to_string(), path }) }
     }
 
     /// Whether every model's manifest files are present (cheap: sizes only).
@@ -139,9 +133,11 @@ impl ModelStore {
             .iter()
             .map(|m| {
                 let dir = self.root.join(&m.id);
-                let present = m.files.iter().all(|f| {
-                    std::fs::metadata(dir.join(&f.path)).map(|md| md.len() == f.size).unwrap_or(false)
-                }) && m.derived_outputs().iter().all(|p| dir.join(p).is_file());
+                let present = m
+                    .files
+                    .iter()
+                    .all(|f| std::fs::metadata(dir.join(&f.path)).map(|md| md.len() == f.size).unwrap_or(false))
+                    && m.derived_outputs().iter().all(|p| dir.join(p).is_file());
                 ModelStatus {
                     id: m.id.clone(),
                     stage: m.stage.clone(),

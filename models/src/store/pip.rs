@@ -45,9 +45,8 @@ impl PipClient {
         cmd.stdin(Stdio::null())
             .stdout(if interactive { Stdio::inherit() } else { Stdio::null() })
             .stderr(Stdio::piped());
-        let output = cmd
-            .output()
-            .map_err(|source| StoreError::PythonNotFound { python: self.python.clone(), source })?;
+        let output =
+            cmd.output().map_err(|source| StoreError::PythonNotFound { python: self.python.clone(), source })?;
         let stderr = String::from_utf8_lossy(&output.stderr);
         if !output.status.success() {
             return Err(classify_failure(&self.python, source, &output.status.to_string(), &stderr));

@@ -22,10 +22,7 @@ struct Record {
 }
 
 fn load(dir: &Path) -> Stamps {
-    std::fs::read(dir.join(STAMP_FILE))
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .unwrap_or_default()
+    std::fs::read(dir.join(STAMP_FILE)).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default()
 }
 
 /// Derived files of `model` that are missing or do not match their record.
@@ -60,11 +57,7 @@ pub(crate) fn stale_outputs(dir: &Path, model: &ModelEntry) -> Result<Vec<String
 }
 
 /// Whether the conversion `converter` of `model` must run.
-pub(crate) fn needs_conversion(
-    dir: &Path,
-    model: &ModelEntry,
-    conv: &super::Conversion,
-) -> Result<bool, StoreError> {
+pub(crate) fn needs_conversion(dir: &Path, model: &ModelEntry, conv: &super::Conversion) -> Result<bool, StoreError> {
     let stale = stale_outputs(dir, model)?;
     Ok(conv.outputs().iter().any(|o| stale.iter().any(|s| s == o)))
 }

@@ -10,7 +10,8 @@ use serde_json::{Value as Json, json};
 use std::collections::HashMap;
 use std::path::Path;
 
-const QWEN2_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+const QWEN2_SPLIT: &str =
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 const LLAMA3_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
 /// Reads the GGUF header at `path` and returns the `tokenizer.json` text.
@@ -67,21 +68,16 @@ pub fn tokenizer_json_from_metadata(md: &HashMap<String, Value>) -> Result<Strin
         }
     }
 
-    let byte_level = |trim: bool, use_regex: bool| {
-        json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": trim, "use_regex": use_regex})
-    };
-    let split = |pattern: &str| {
-        json!({"type": "Split", "pattern": {"Regex": pattern}, "behavior": "Isolated", "invert": false})
-    };
+    let byte_level = |trim: bool, use_regex: bool| json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": trim, "use_regex": use_regex});
+    let split = |pattern: &str| json!({"type": "Split", "pattern": {"Regex": pattern}, "behavior": "Isolated", "invert": false});
     let (normalizer, pre_tokenizer) = match pre {
         "qwen2" => (
             json!({"type": "NFC"}),
             json!({"type": "Sequence", "pretokenizers": [split(QWEN2_SPLIT), byte_level(false, false)]}),
         ),
-        "llama-bpe" | "llama3" => (
-            Json::Null,
-            json!({"type": "Sequence", "pretokenizers": [split(LLAMA3_SPLIT), byte_level(false, false)]}),
-        ),
+        "llama-bpe" | "llama3" => {
+            (Json::Null, json!({"type": "Sequence", "pretokenizers": [split(LLAMA3_SPLIT), byte_level(false, false)]}))
+        }
         "smollm" => (
             Json::Null,
             json!({"type": "Sequence", "pretokenizers": [
@@ -112,7 +108,8 @@ pub fn tokenizer_json_from_metadata(md: &HashMap<String, Value>) -> Result<Strin
     });
     let text = serde_json::to_string(&tokenizer).expect("tokenizer serialises");
     // Validate by loading it, so a bad conversion fails here and not in the first conversation.
-    tokenizers::Tokenizer::from_bytes(text.as_bytes()).map_err(|e| format!("the built tokenizer does not load: {e}"))?;
+    tokenizers::Tokenizer::from_bytes(text.as_bytes())
+        .map_err(|e| format!("the built tokenizer does not load: {e}"))?;
     Ok(text)
 }
 
