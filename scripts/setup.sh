@@ -54,5 +54,5 @@ bin="$CARGO_TARGET_DIR/$dir/parley"
 
 # 3. The model store (about 1.4 GB on the first run; later runs verify and do nothing).
 say "models"
-PARLEY_MODELS_PYTHON="$python" "$bin" models fetch
+PARLEY_MODELS_PYTHON="$python" "$bin" models fetch >&2
 echo "$bin"

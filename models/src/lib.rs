@@ -21,4 +21,7 @@
 //! ```
 
 pub mod onnx;
+
+/// Where model compute runs (re-exported from `parley-kernels` for callers above this crate).
+pub use parley_kernels::Backend;
 pub mod store;

@@ -30,7 +30,7 @@ async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) ->
     let body = json!({
         "status": if complete { "ok" } else { "models_missing" },
         "version": env!("CARGO_PKG_VERSION"),
-        "device": "cpu",
+        "device": parley_models::Backend::detect().describe(),
         "threads": state.config.threads(),
         "model_store": state.store.root().display().to_string(),
         "models": models.iter().map(|m| json!({"id": m.id, "stage": m.stage, "present": m.present})).collect::<Vec<_>>(),
