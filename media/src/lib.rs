@@ -7,6 +7,10 @@
 //!
 //! It never depends on models or the pipeline.
 
+pub mod audio_file;
 pub mod audio_frame;
+pub mod resample;
 
+pub use audio_file::{AudioFileError, MonoAudio, read_wav, read_wav_at, write_wav};
 pub use audio_frame::AudioFrame;
+pub use resample::{ResampleError, resample};

@@ -20,7 +20,11 @@
 //! # Ok::<(), parley_models::store::StoreError>(())
 //! ```
 
+pub mod asr;
+pub mod llm;
 pub mod onnx;
+pub mod tts;
+pub mod vad;
 
 /// Where model compute runs (re-exported from `parley-kernels` for callers above this crate).
 pub use parley_kernels::Backend;

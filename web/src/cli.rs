@@ -35,6 +35,16 @@ pub enum Command {
     Models(ModelsCommand),
     /// Print the effective configuration (defaults, file, environment and flags merged) as TOML.
     Config,
+    /// Find speech in a WAV file: one JSON line per segment {"start_ms":..,"end_ms":..}.
+    Vad(crate::stage_cmds::vad::VadArgs),
+    /// Probability that the speaker finished their turn at the end of a WAV file.
+    Turn(crate::stage_cmds::turn::TurnArgs),
+    /// Transcribe a WAV file with Whisper.
+    Transcribe(crate::stage_cmds::transcribe::TranscribeArgs),
+    /// Speak text with the Piper voice into a WAV file.
+    Say(crate::stage_cmds::say::SayArgs),
+    /// Ask the language model something and stream its reply.
+    Chat(crate::stage_cmds::chat::ChatArgs),
 }
 
 #[derive(Debug, Args)]

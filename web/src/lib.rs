@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod models_cmd;
 pub mod server;
+pub mod stage_cmds;
 
 use clap::Parser;
 
@@ -43,6 +44,11 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> any
             print!("{}", config.to_toml());
             Ok(0)
         }
+        Command::Vad(args) => stage_cmds::vad::run(&config, args),
+        Command::Turn(args) => stage_cmds::turn::run(&config, args),
+        Command::Transcribe(args) => stage_cmds::transcribe::run(&config, args),
+        Command::Say(args) => stage_cmds::say::run(&config, args),
+        Command::Chat(args) => stage_cmds::chat::run(&config, args),
     }
 }
 

@@ -1,0 +1,1 @@
+//! Speech recognition: Whisper tiny.en in candle, offline and streaming.

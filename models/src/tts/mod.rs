@@ -1,0 +1,1 @@
+//! Text to speech: normalisation, clause splitting, espeak-ng phonemes, the Piper voice, streaming synthesis.

@@ -1,0 +1,1 @@
+//! Voice activity detection: Silero v6 (batched streams) and a segmenter with hysteresis.
