@@ -19,6 +19,7 @@
 
 pub mod cpu;
 pub mod cuda;
+pub mod mel;
 
 pub use cpu::CpuFeatures;
 
