@@ -358,7 +358,8 @@ mod tests {
     #[test]
     fn a_tone_lands_in_the_right_mel_bin() {
         let config = MelConfig::whisper(80);
-        let samples: Vec<f32> = (0..4000).map(|i| (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / 16e3).sin()).collect();
+        let samples: Vec<f32> =
+            (0..4000).map(|i| (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / 16e3).sin()).collect();
         let (frames, power) = MelSpectrogram::new(config.clone()).power(&samples);
         let t = frames / 2;
         let best = (0..80).max_by(|&a, &b| power[a * frames + t].total_cmp(&power[b * frames + t])).unwrap();

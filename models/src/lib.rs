@@ -23,7 +23,10 @@
 pub mod asr;
 pub mod llm;
 pub mod onnx;
+pub mod speaker;
+pub mod stage_error;
 pub mod tts;
+pub mod turn;
 pub mod vad;
 
 /// Where model compute runs (re-exported from `parley-kernels` for callers above this crate).

@@ -4,3 +4,4 @@
 //! `parley-bench`. Nothing depends on this crate.
 
 pub mod fake_wheels;
+pub mod fixtures;
