@@ -16,9 +16,13 @@ pub struct VadConfig {
     pub min_silence_samples: u64,
     /// Widening before a segment: onsets are detected about one chunk late, so a little audio is kept.
     pub start_padding_samples: u64,
-    /// Widening after a segment. Zero by default: Silero's probability already stays high for 50–90 ms after
-    /// the voice stops (measured on the fixtures), which covers soft word endings.
+    /// Widening after a segment. Zero by default: Silero's probability already stays high after the voice
+    /// stops, which covers soft word endings.
     pub end_padding_samples: u64,
+    /// How long Silero's probability stays above the start threshold after the voice stops; the segment end
+    /// is moved back by this much. Measured on the fixtures: 50–105 ms (two to three chunks) after a hard stop;
+    /// the default takes back one chunk (32 ms), so an end is never placed before the voice stopped.
+    pub hangover_samples: u64,
 }
 
 impl Default for VadConfig {
@@ -47,6 +51,7 @@ impl VadConfig {
             min_silence_samples: s(min_silence_ms),
             start_padding_samples: s(pad_before_ms),
             end_padding_samples: s(pad_after_ms),
+            hangover_samples: s(32),
         }
     }
 }
@@ -195,8 +200,9 @@ impl VadSegmenter {
     }
 
     fn close(&mut self, start: u64, end: u64) -> SpeechSegment {
-        let segment =
-            SpeechSegment { start_sample: self.padded_start(start), end_sample: end + self.config.end_padding_samples };
+        let start = self.padded_start(start);
+        let end = end.saturating_sub(self.config.hangover_samples).max(start) + self.config.end_padding_samples;
+        let segment = SpeechSegment { start_sample: start, end_sample: end };
         self.floor = segment.end_sample;
         self.state = State::Silence;
         segment
@@ -236,6 +242,7 @@ mod tests {
             min_silence_samples: 3 * CHUNK,
             start_padding_samples: 0,
             end_padding_samples: 0,
+            hangover_samples: 0,
         }
     }
 
@@ -282,6 +289,14 @@ mod tests {
         let p = [0.9, 0.9, 0.1, 0.1, 0.1, 0.9, 0.9, 0.9];
         let segments = run(&p, &c);
         assert_eq!(segments, [(0, 4), (4, 8)]);
+    }
+
+    #[test]
+    fn the_model_hangover_is_taken_back_from_the_end() {
+        let mut c = config();
+        c.hangover_samples = CHUNK;
+        let p = [0.0, 0.9, 0.9, 0.9, 0.9, 0.1, 0.1, 0.1, 0.1];
+        assert_eq!(run(&p, &c), [(1, 4)]);
     }
 
     #[test]

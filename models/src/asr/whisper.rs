@@ -1,0 +1,258 @@
+//! Whisper tiny.en in candle on the safetensors converted at fetch time: log-mel (shared front end in
+//! `parley-kernels`), encoder, greedy decoding with timestamps and the no-speech gate.
+
+use std::path::Path;
+
+use candle_core::{D, DType, Device, IndexOp, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::whisper::{self as cw, Config, model::Whisper};
+use parley_kernels::mel::{MelConfig, MelSpectrogram, whisper_log_mel};
+use tokenizers::Tokenizer;
+
+use super::timestamp_rules::{self, SpecialTokens};
+use crate::stage_error::StageError;
+use crate::store::ModelStore;
+
+const MODEL: &str = "whisper-tiny-en";
+/// Whisper sees 30 s windows of 16 kHz audio.
+pub const WINDOW_SAMPLES: usize = cw::N_SAMPLES;
+/// Seconds per timestamp token.
+const TIMESTAMP_STEP: f64 = 0.02;
+/// Whisper's rule: no speech when `P(no speech) > 0.6` and the average log-probability is below -1.
+const NO_SPEECH_THRESHOLD: f32 = 0.6;
+const LOGPROB_THRESHOLD: f32 = -1.0;
+
+/// One timed piece of a transcript.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TranscriptSegment {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub text: String,
+}
+
+/// The result of decoding one window.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+pub struct Transcript {
+    pub text: String,
+    pub segments: Vec<TranscriptSegment>,
+    /// Probability of the no-speech token at the first step.
+    pub no_speech_probability: f32,
+    /// Mean log-probability of the decoded tokens.
+    pub average_logprob: f32,
+    /// True when the no-speech gate decided this was not speech (text and segments are then empty).
+    pub rejected_as_no_speech: bool,
+}
+
+/// The loaded model, tokenizer and scratch state. One decode at a time (`&mut self`).
+pub struct WhisperAsr {
+    model: Whisper,
+    tokenizer: Tokenizer,
+    mel: MelSpectrogram,
+    special: SpecialTokens,
+    suppress: Vec<u32>,
+    device: Device,
+    padded: Vec<f32>,
+}
+
+impl std::fmt::Debug for WhisperAsr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WhisperAsr")
+    }
+}
+
+fn load_err(what: &str, e: impl std::fmt::Display) -> StageError {
+    StageError::Load { model: MODEL, what: what.to_string(), message: e.to_string() }
+}
+
+fn infer_err(e: impl std::fmt::Display) -> StageError {
+    StageError::inference(MODEL, e)
+}
+
+impl WhisperAsr {
+    pub fn load(store: &ModelStore) -> Result<Self, StageError> {
+        let weights = store.require(MODEL, "model.safetensors")?;
+        Self::load_from(&store.require(MODEL, "config.json")?, &weights, &store.require(MODEL, "tokenizer.json")?)
+    }
+
+    pub fn load_from(config: &Path, weights: &Path, tokenizer: &Path) -> Result<Self, StageError> {
+        let device = Device::Cpu;
+        let text = std::fs::read_to_string(config).map_err(|e| load_err("config.json", e))?;
+        let config: Config = serde_json::from_str(&text).map_err(|e| load_err("config.json", e))?;
+        // SAFETY: the file is memory-mapped read-only and not modified while mapped (the store only
+        // replaces files by rename).
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, &device) }
+            .map_err(|e| load_err("model.safetensors", e))?;
+        let tokenizer = Tokenizer::from_file(tokenizer).map_err(|e| load_err("tokenizer.json", e))?;
+        let id = |t: &str| tokenizer.token_to_id(t).ok_or_else(|| load_err("tokenizer.json", format!("no {t} token")));
+        let no_timestamps = id("<|notimestamps|>")?;
+        let special = SpecialTokens {
+            eot: id("<|endoftext|>")?,
+            sot: id("<|startoftranscript|>")?,
+            no_speech: id("<|nocaptions|>").or_else(|_| id("<|nospeech|>"))?,
+            no_timestamps,
+            timestamp_begin: no_timestamps + 1,
+        };
+        let suppress = config.suppress_tokens.clone();
+        let n_mels = config.num_mel_bins;
+        let model = Whisper::load(&vb, config).map_err(|e| load_err("model.safetensors", e))?;
+        Ok(Self {
+            model,
+            tokenizer,
+            mel: MelSpectrogram::new(MelConfig::whisper(n_mels)),
+            special,
+            suppress,
+            device,
+            padded: vec![0.0; WINDOW_SAMPLES],
+        })
+    }
+
+    /// Transcribes 16 kHz audio of any length, window by window (30 s each).
+    pub fn transcribe(&mut self, audio: &[f32]) -> Result<Transcript, StageError> {
+        if audio.len() <= WINDOW_SAMPLES {
+            return self.transcribe_window(audio);
+        }
+        let mut all = Transcript::default();
+        let mut texts = Vec::new();
+        for (i, window) in audio.chunks(WINDOW_SAMPLES).enumerate() {
+            let t = self.transcribe_window(window)?;
+            let offset = (i * WINDOW_SAMPLES / 16) as u64;
+            all.segments.extend(t.segments.into_iter().map(|s| TranscriptSegment {
+                start_ms: s.start_ms + offset,
+                end_ms: s.end_ms + offset,
+                text: s.text,
+            }));
+            if !t.text.is_empty() {
+                texts.push(t.text);
+            }
+            all.no_speech_probability = all.no_speech_probability.max(t.no_speech_probability);
+        }
+        all.text = texts.join(" ");
+        Ok(all)
+    }
+
+    /// Decodes one window of at most 30 s (16 kHz).
+    pub fn transcribe_window(&mut self, audio: &[f32]) -> Result<Transcript, StageError> {
+        let audio = &audio[..audio.len().min(WINDOW_SAMPLES)];
+        self.padded[..audio.len()].copy_from_slice(audio);
+        self.padded[audio.len()..].fill(0.0);
+        let (frames, mel) = whisper_log_mel(&mut self.mel, &self.padded);
+        let n_mels = self.mel.config().n_mels;
+        let mel = Tensor::from_vec(mel, (1, n_mels, frames), &self.device).map_err(infer_err)?;
+        let features = self.model.encoder.forward(&mel, true).map_err(infer_err)?;
+        self.decode(&features, audio.len())
+    }
+
+    fn decode(&mut self, features: &Tensor, audio_len: usize) -> Result<Transcript, StageError> {
+        let sp = self.special;
+        let vocab = self.model.config.vocab_size;
+        let mut suppress_mask = vec![0.0f32; vocab];
+        for &t in &self.suppress {
+            if (t as usize) < vocab {
+                suppress_mask[t as usize] = f32::NEG_INFINITY;
+            }
+        }
+        let max_tokens = self.model.config.max_target_positions / 2;
+        let mut tokens = vec![sp.sot];
+        let mut generated: Vec<u32> = Vec::new();
+        let mut sum_logprob = 0.0f32;
+        let mut no_speech_probability = 0.0;
+        for step in 0..max_tokens {
+            let input = Tensor::new(tokens.as_slice(), &self.device).and_then(|t| t.unsqueeze(0)).map_err(infer_err)?;
+            let ys = self.model.decoder.forward(&input, features, step == 0).map_err(infer_err)?;
+            if step == 0 {
+                let first =
+                    self.model.decoder.final_linear(&ys.i((..1, ..1)).map_err(infer_err)?).map_err(infer_err)?;
+                let probs = candle_nn::ops::softmax(&first.i((0, 0)).map_err(infer_err)?, D::Minus1)
+                    .and_then(|p| p.to_vec1::<f32>())
+                    .map_err(infer_err)?;
+                no_speech_probability = probs[sp.no_speech as usize];
+            }
+            let seq_len = ys.dim(1).map_err(infer_err)?;
+            let logits = self
+                .model
+                .decoder
+                .final_linear(&ys.i((..1, seq_len - 1..)).map_err(infer_err)?)
+                .and_then(|l| l.i((0, 0)))
+                .and_then(|l| l.to_vec1::<f32>())
+                .map_err(infer_err)?;
+            let mut logits: Vec<f32> = logits.iter().zip(&suppress_mask).map(|(l, m)| l + m).collect();
+            if generated.is_empty() {
+                // Whisper's begin-suppress: no blank or end as the first text token.
+                logits[sp.eot as usize] = f32::NEG_INFINITY;
+                logits[220] = f32::NEG_INFINITY;
+            }
+            timestamp_rules::apply(&mut logits, &generated, &sp);
+            let next = argmax(&logits);
+            sum_logprob += log_softmax_at(&logits, next);
+            if next == sp.eot {
+                break;
+            }
+            tokens.push(next);
+            generated.push(next);
+        }
+        let average_logprob = sum_logprob / (generated.len() + 1) as f32;
+        if no_speech_probability > NO_SPEECH_THRESHOLD && average_logprob < LOGPROB_THRESHOLD {
+            return Ok(Transcript {
+                no_speech_probability,
+                average_logprob,
+                rejected_as_no_speech: true,
+                ..Default::default()
+            });
+        }
+        let segments = self.segments(&generated, audio_len)?;
+        let text = segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
+        Ok(Transcript { text, segments, no_speech_probability, average_logprob, rejected_as_no_speech: false })
+    }
+
+    /// Splits decoded tokens into timed segments at timestamp tokens.
+    fn segments(&self, generated: &[u32], audio_len: usize) -> Result<Vec<TranscriptSegment>, StageError> {
+        let sp = self.special;
+        let audio_ms = (audio_len / 16) as u64;
+        let ts_ms = |t: u32| (((t - sp.timestamp_begin) as f64 * TIMESTAMP_STEP) * 1000.0).round() as u64;
+        let mut segments = Vec::new();
+        let mut start: Option<u64> = None;
+        let mut text_tokens: Vec<u32> = Vec::new();
+        let mut flush = |start: u64, end: u64, text_tokens: &mut Vec<u32>| -> Result<(), StageError> {
+            let text = self.tokenizer.decode(text_tokens, true).map_err(infer_err)?;
+            text_tokens.clear();
+            let text = text.trim().to_string();
+            if !text.is_empty() {
+                segments.push(TranscriptSegment { start_ms: start.min(audio_ms), end_ms: end.min(audio_ms), text });
+            }
+            Ok(())
+        };
+        for &t in generated {
+            if sp.is_timestamp(t) {
+                match start {
+                    Some(s) if !text_tokens.is_empty() => {
+                        flush(s, ts_ms(t), &mut text_tokens)?;
+                        start = None;
+                    }
+                    _ => start = Some(ts_ms(t)),
+                }
+            } else if t < sp.eot {
+                text_tokens.push(t);
+            }
+        }
+        if !text_tokens.is_empty() {
+            flush(start.unwrap_or(0), audio_ms, &mut text_tokens)?;
+        }
+        Ok(segments)
+    }
+}
+
+fn argmax(xs: &[f32]) -> u32 {
+    let mut best = 0;
+    for (i, &x) in xs.iter().enumerate() {
+        if x > xs[best] {
+            best = i;
+        }
+    }
+    best as u32
+}
+
+fn log_softmax_at(logits: &[f32], i: u32) -> f32 {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f32 = logits.iter().map(|l| (l - max).exp()).sum();
+    logits[i as usize] - max - sum.ln()
+}
