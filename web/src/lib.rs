@@ -53,7 +53,8 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> any
 }
 
 fn init_logging(config: &Config) {
-    let filter = std::env::var("PARLEY_LOG").unwrap_or_else(|_| config.log.level.clone());
+    // ONNX Runtime logs every graph optimisation at info; keep it to warnings unless asked for explicitly.
+    let filter = std::env::var("PARLEY_LOG").unwrap_or_else(|_| format!("{},ort=warn", config.log.level));
     let filter =
         tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);

@@ -1,6 +1,7 @@
 //! One-shot commands that run a single stage model on a file or a prompt: for people trying a model and
 //! for checks. Each loads the model from the store named by the configuration.
 
+pub mod audio;
 pub mod chat;
 pub mod say;
 pub mod transcribe;
