@@ -9,16 +9,24 @@ use std::sync::OnceLock;
 
 use divan::Bencher;
 use divan::counter::ItemsCount;
-use parley_models::llm::{FAST_MODEL, LlmModel, SLOW_MODEL};
+use parley_models::llm::{FAST_MODEL, LlmModel, LoadOptions, SLOW_MODEL};
 use parley_models::store::{Manifest, ModelStore};
+
+/// SmolLM2 as stored (Q4_1, scalar kernels in candle), for comparison with the default re-quantised load.
+const FAST_AS_STORED: &str = "smollm2-135m as stored";
 
 fn model(id: &'static str) -> &'static LlmModel {
     static FAST: OnceLock<LlmModel> = OnceLock::new();
+    static FAST_STORED: OnceLock<LlmModel> = OnceLock::new();
     static SLOW: OnceLock<LlmModel> = OnceLock::new();
-    let cell = if id == FAST_MODEL { &FAST } else { &SLOW };
+    let (cell, store_id, requantize) = match id {
+        FAST_MODEL => (&FAST, FAST_MODEL, true),
+        FAST_AS_STORED => (&FAST_STORED, FAST_MODEL, false),
+        _ => (&SLOW, SLOW_MODEL, true),
+    };
     cell.get_or_init(|| {
         let store = ModelStore::new(ModelStore::default_root(), Manifest::default_cpu());
-        LlmModel::load(&store, id).expect("the model loads")
+        LlmModel::load_with(&store, store_id, &LoadOptions { requantize }).expect("the model loads")
     })
 }
 
@@ -69,6 +77,16 @@ fn smollm2_prefill(bencher: Bencher, n: usize) {
 #[divan::bench(sample_count = 3, sample_size = 1)]
 fn smollm2_decode(bencher: Bencher) {
     decode(bencher, FAST_MODEL);
+}
+
+#[divan::bench(args = [32, 128], sample_count = 3, sample_size = 1)]
+fn smollm2_as_stored_prefill(bencher: Bencher, n: usize) {
+    prefill(bencher, FAST_AS_STORED, n);
+}
+
+#[divan::bench(sample_count = 3, sample_size = 1)]
+fn smollm2_as_stored_decode(bencher: Bencher) {
+    decode(bencher, FAST_AS_STORED);
 }
 
 #[divan::bench(args = [32, 128], sample_count = 1, sample_size = 1)]

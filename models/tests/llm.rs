@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 use candle_core::{Device, Tensor};
 use parley_models::llm::{
     ChatMessage, FAST_MODEL, FinishReason, GenerateOptions, Generation, IncrementalDetokenizer, LlmModel,
-    SLOW_MODEL, SamplingParams,
+    LoadOptions, SLOW_MODEL, SamplingParams,
 };
 use parley_models::store::{Manifest, ModelStore};
 
@@ -175,31 +175,36 @@ fn a_cached_conversation_continues_like_a_recomputed_one() {
     assert_eq!(recomputed.stats.reused_prompt_tokens, 0);
     assert_eq!(cached.tokens, recomputed.tokens, "{:?} vs {:?}", cached.text, recomputed.text);
 
-    // The logits agree too. Feeding one token after a cached prefix is bit-identical to one full pass;
-    // a multi-token chunk goes through candle's batched Q8 kernel, whose rounding depends on the chunk
-    // length (candle's own quantized_llama shows the same ~0.5 spread), so it gets a tolerance.
+    // The logits agree too, within the rounding of candle's Q8 activation kernels, which differs between a
+    // one-token step, a short chunk and a long prompt (candle's own quantized_llama shows the same ~0.5
+    // spread on logits of magnitude ~20); the next token is the same.
     let full = model.new_sequence().feed(model, &prompt).unwrap();
     let mut a = model.new_sequence();
     a.feed(model, &prompt[..prompt.len() - 1]).unwrap();
     let one = a.feed(model, &prompt[prompt.len() - 1..]).unwrap();
-    assert_eq!(max_abs_diff(&one, &full), 0.0);
     let mut b = model.new_sequence();
     b.feed(model, &prompt[..prompt.len() - 7]).unwrap();
     let chunk = b.feed(model, &prompt[prompt.len() - 7..]).unwrap();
-    let diff = max_abs_diff(&chunk, &full);
-    assert!(diff < 2.0, "cached vs recomputed logits differ by {diff}");
+    for (what, logits) in [("one token", &one), ("7-token chunk", &chunk)] {
+        let diff = max_abs_diff(logits, &full);
+        assert!(diff < 2.0, "{what} after a cached prefix vs one pass: logits differ by {diff}");
+    }
     let argmax = |t: &Tensor| t.argmax(0).unwrap().to_scalar::<u32>().unwrap();
     assert_eq!(argmax(&chunk), argmax(&full));
+    assert_eq!(argmax(&one), argmax(&full));
 }
 
 fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
     (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap()
 }
 
+/// As stored (no re-quantisation), our transformer computes exactly what candle's `quantized_llama` does;
+/// re-quantised to Q8_0 it stays close and picks the same next token.
 #[test]
 fn our_transformer_matches_candles_quantized_llama() {
-    let Some(model) = fast() else { return };
     let Some(store) = store() else { return };
+    let requantized = fast().expect("store is complete");
+    let model = &LlmModel::load_with(&store, FAST_MODEL, &LoadOptions { requantize: false }).unwrap();
     let path = store.require(FAST_MODEL, "model.gguf").unwrap();
     let mut file = std::fs::File::open(path).unwrap();
     let ct = candle_core::quantized::gguf_file::Content::read(&mut file).unwrap();
@@ -211,6 +216,13 @@ fn our_transformer_matches_candles_quantized_llama() {
     let theirs = reference.forward(&input, 0).unwrap().squeeze(0).unwrap();
     let diff = max_abs_diff(&ours, &theirs);
     assert!(diff < 1e-3, "logits differ from candle's by {diff}");
+
+    let q8 = requantized.new_sequence().feed(requantized, &prompt).unwrap();
+    let argmax = |t: &Tensor| t.argmax(0).unwrap().to_scalar::<u32>().unwrap();
+    assert_eq!(argmax(&q8), argmax(&theirs));
+    let diff = max_abs_diff(&q8, &theirs);
+    eprintln!("Q8_0 re-quantised vs stored weights: logits differ by at most {diff}");
+    assert!(diff < 2.0, "re-quantised logits differ by {diff}");
 }
 
 #[test]

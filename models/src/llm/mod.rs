@@ -38,7 +38,7 @@ pub use chat_template::{ChatMessage, ChatTemplate, Role};
 pub use detokenizer::{IncrementalDetokenizer, TokenDecoder};
 pub use error::{LlmError, LlmResult};
 pub use generate::{FinishReason, GenerateOptions, Generation, GenerationStats};
-pub use model::{FAST_MODEL, LlmModel, SLOW_MODEL};
+pub use model::{FAST_MODEL, LlmModel, LoadOptions, SLOW_MODEL};
 pub use sampling::{Sampler, SamplingParams};
 pub use sequence::{LlmSequence, Prefill};
 pub use stop::{StopMatcher, StopScan};

@@ -19,6 +19,20 @@ pub const FAST_MODEL: &str = "smollm2-135m";
 /// Store id of the slow model (Qwen2.5-Coder-1.5B-Instruct, qwen2 architecture).
 pub const SLOW_MODEL: &str = "qwen2.5-coder-1.5b";
 
+/// How to load a model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Convert weight matrices stored as Q4_1/Q5_0/Q5_1 (no SIMD kernels in candle) to Q8_0 (SIMD kernels)
+    /// at load time. On by default; off gives bit-for-bit the numerics of the stored file.
+    pub requantize: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self { requantize: true }
+    }
+}
+
 /// Tells sequences apart by the model object that made them.
 static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
 
@@ -46,13 +60,18 @@ fn md_u32(ct: &gguf_file::Content, key: &str) -> Option<u32> {
 impl LlmModel {
     /// Loads `model.gguf` and `tokenizer.json` of model `id` from the store.
     pub fn load(store: &ModelStore, id: &str) -> LlmResult<Self> {
+        Self::load_with(store, id, &LoadOptions::default())
+    }
+
+    /// [`load`](Self::load) with options.
+    pub fn load_with(store: &ModelStore, id: &str, options: &LoadOptions) -> LlmResult<Self> {
         let gguf = store.require(id, "model.gguf")?;
         let tokenizer = store.require(id, "tokenizer.json")?;
-        Self::load_files(id, &gguf, &tokenizer)
+        Self::load_files(id, &gguf, &tokenizer, options)
     }
 
     /// Loads a GGUF file (llama or qwen2 architecture) and a `tokenizer.json`; `id` names it in errors.
-    pub fn load_files(id: &str, gguf: &Path, tokenizer: &Path) -> LlmResult<Self> {
+    pub fn load_files(id: &str, gguf: &Path, tokenizer: &Path, options: &LoadOptions) -> LlmResult<Self> {
         let model = id.to_string();
         let io = |path: &Path| {
             let (model, path) = (model.clone(), path.to_path_buf());
@@ -104,7 +123,7 @@ impl LlmModel {
         let add_bos = ct.metadata.get("tokenizer.ggml.add_bos_token").and_then(|v| v.to_bool().ok()).unwrap_or(false);
 
         let transformer =
-            Transformer::from_gguf(arch, &ct, &mut file, &Device::Cpu).map_err(compute("loading the weights"))?;
+            Transformer::from_gguf(arch, &ct, &mut file, &Device::Cpu, options.requantize).map_err(compute("loading the weights"))?;
         tracing::info!(model = id, ?arch, vocab = transformer.vocab_size(), "LLM loaded");
         Ok(Self {
             id: model,
