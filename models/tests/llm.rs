@@ -10,8 +10,8 @@ use std::sync::{Arc, OnceLock};
 
 use candle_core::{Device, Tensor};
 use parley_models::llm::{
-    ChatMessage, FAST_MODEL, FinishReason, GenerateOptions, Generation, IncrementalDetokenizer, LlmModel,
-    LoadOptions, SLOW_MODEL, SamplingParams,
+    ChatMessage, FAST_MODEL, FinishReason, GenerateOptions, Generation, IncrementalDetokenizer, LlmModel, LoadOptions,
+    SLOW_MODEL, SamplingParams,
 };
 use parley_models::store::{Manifest, ModelStore};
 

@@ -122,8 +122,8 @@ impl LlmModel {
         let bos_token_id = md_u32(&ct, "tokenizer.ggml.bos_token_id");
         let add_bos = ct.metadata.get("tokenizer.ggml.add_bos_token").and_then(|v| v.to_bool().ok()).unwrap_or(false);
 
-        let transformer =
-            Transformer::from_gguf(arch, &ct, &mut file, &Device::Cpu, options.requantize).map_err(compute("loading the weights"))?;
+        let transformer = Transformer::from_gguf(arch, &ct, &mut file, &Device::Cpu, options.requantize)
+            .map_err(compute("loading the weights"))?;
         tracing::info!(model = id, ?arch, vocab = transformer.vocab_size(), "LLM loaded");
         Ok(Self {
             id: model,

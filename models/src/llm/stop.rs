@@ -51,10 +51,7 @@ impl StopMatcher {
 
 /// Length of the longest proper prefix of `stop` that `text` ends with.
 fn longest_suffix_prefix(text: &str, stop: &str) -> usize {
-    (1..stop.len())
-        .rev()
-        .find(|&k| stop.is_char_boundary(k) && text.ends_with(&stop[..k]))
-        .unwrap_or(0)
+    (1..stop.len()).rev().find(|&k| stop.is_char_boundary(k) && text.ends_with(&stop[..k])).unwrap_or(0)
 }
 
 #[cfg(test)]
