@@ -4,6 +4,16 @@
 //! models. Reference on this machine kind (llama.cpp, 2 threads, /work/shared/MODELS.md): SmolLM2-135M prompt
 //! 334–349 tok/s, decode 132 tok/s; Qwen2.5-Coder-1.5B prompt 44–46 tok/s, decode 20.6 tok/s. Divan reports
 //! time per iteration; the `items` counter turns it into tokens/s.
+//!
+//! Recorded 2026-11-24 on the 2-core Zen 4 box, shared with two other engineers' builds (load average 1.7–2.6
+//! during the quiet windows quoted; under load 4–6 candle's 2-thread rayon pools collapse by up to 7x, and
+//! `RAYON_NUM_THREADS=1` is steadier there):
+//!
+//! | model | prefill 32 | prefill 128 | decode | vs llama.cpp (prompt / decode) |
+//! |---|---|---|---|---|
+//! | SmolLM2-135M, re-quantised Q8_0 (default) | 104 tok/s | 114 tok/s | 62 tok/s | 0.33 / 0.47 |
+//! | SmolLM2-135M as stored (Q4_1, scalar) | 25 tok/s | 25 tok/s | 21 tok/s | 0.07 / 0.16 |
+//! | Qwen2.5-Coder-1.5B (Q4_K_M) | 57 tok/s | 65 tok/s | 12 tok/s | 1.4 / 0.58 |
 
 use std::sync::OnceLock;
 
