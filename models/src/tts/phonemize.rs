@@ -163,12 +163,16 @@ pub fn attach_punctuation(ipa: &str, text: &str) -> Phonemes {
     };
     let mut out = Phonemes::default();
     for (words, mark) in lines.iter().zip(per_line) {
-        if !out.text.is_empty() {
+        if !out.text.is_empty() && !out.text.ends_with(' ') {
             out.text.push(' ');
         }
         out.text.push_str(&words.join(" "));
         if let Some(m) = mark {
             out.text.push(m);
+            // piper-phonemize writes ", " / "; " / ": " (the clause goes on) but "." / "?" / "!" (a sentence ends).
+            if matches!(m, ',' | ';' | ':') {
+                out.text.push(' ');
+            }
         }
         out.word_lengths.extend(words.iter().map(|w| w.chars().count()));
     }
@@ -183,6 +187,7 @@ mod tests {
     fn punctuation_goes_back_on_each_clause() {
         let p = attach_punctuation("həlˈoʊ wˈɜːld\nhˈaʊ ɑːɹ juː\n", "Hello world, how are you?");
         assert_eq!(p.text, "həlˈoʊ wˈɜːld, hˈaʊ ɑːɹ juː?");
+        assert_eq!(attach_punctuation("aɪ θˈɪŋk sˈoʊ\n", "I think so;").text, "aɪ θˈɪŋk sˈoʊ; ");
         assert_eq!(p.word_lengths, [6, 6, 4, 3, 3]);
     }
 
