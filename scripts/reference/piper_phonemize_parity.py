@@ -5,7 +5,12 @@ Usage: python piper_phonemize_parity.py PATH/TO/parley   (needs: pip install pip
 Runs `parley say --json` on sentences that need no normalisation and compares each chunk's phonemes with
 piper_phonemize.phonemize_espeak on the chunk text. Exit status 1 on any mismatch.
 """
+import json
+import subprocess
+import sys
+
 from piper_phonemize import phonemize_espeak
+
 sents = ["Hello world, how are you?", "The quick brown fox jumps over the lazy dog.", "Sure, I can help with that.",
  "Is it raining outside? I think so; take an umbrella: the forecast looks bad!", "My name is Joe, and I like reading books about history and science.",
  "She sells seashells by the seashore.", "Well, that's interesting!", "We'll see what happens next, won't we?"]
