@@ -11,7 +11,10 @@ fn voice() -> Option<PiperVoice> {
         .all(|f| store.file_path("piper-joe", f).is_ok_and(|p| p.is_file()))
         && store.file_path("onnxruntime", "libonnxruntime.so.1.32.0").is_ok_and(|p| p.is_file());
     if !present {
-        eprintln!("SKIPPED: the Piper voice or ONNX Runtime is missing from {}; run `parley models fetch`", store.root().display());
+        eprintln!(
+            "SKIPPED: the Piper voice or ONNX Runtime is missing from {}; run `parley models fetch`",
+            store.root().display()
+        );
         return None;
     }
     if let Err(e) = Phonemizer::new("en-us").check() {

@@ -21,8 +21,10 @@ const TERMINATORS: &[char] = &['.', '!', '?', ';', ':', ',', '…'];
 const CLOSERS: &[char] = &['.', '!', '?', ';', ':', ',', '…', '"', '\'', ')', ']', '}', '”', '’', '»'];
 
 /// Words whose period is their own, never a sentence end.
-const ABBREVIATIONS: &[&str] =
-    &["dr", "mr", "mrs", "ms", "prof", "jr", "sr", "st", "vs", "e.g", "i.e", "approx", "no", "mt", "ft", "ave", "a.m", "p.m"];
+const ABBREVIATIONS: &[&str] = &[
+    "dr", "mr", "mrs", "ms", "prof", "jr", "sr", "st", "vs", "e.g", "i.e", "approx", "no", "mt", "ft", "ave", "a.m",
+    "p.m",
+];
 
 /// Splits a whole text into clauses (trimmed, never empty).
 pub fn split_clauses(text: &str) -> Vec<String> {

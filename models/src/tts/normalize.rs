@@ -162,8 +162,9 @@ fn money(unit: &Currency, amount: &str) -> String {
         let n = numbers::cardinal(whole);
         Some(format!("{n} {}", if whole == "1" { unit.singular } else { unit.plural }))
     };
-    let small = (cents > 0)
-        .then(|| format!("{} {}", numbers::cardinal(&cents.to_string()), if cents == 1 { unit.cent } else { unit.cents }));
+    let small = (cents > 0).then(|| {
+        format!("{} {}", numbers::cardinal(&cents.to_string()), if cents == 1 { unit.cent } else { unit.cents })
+    });
     match (main, small) {
         (Some(m), Some(s)) => format!("{m} and {s}"),
         (Some(m), None) => m,
@@ -357,7 +358,10 @@ mod tests {
         assert_eq!(n("I have 3 cats."), "I have three cats.");
         assert_eq!(n("It was -5 outside"), "It was minus five outside");
         assert_eq!(n("pi is 3.14"), "pi is three point one four");
-        assert_eq!(n("1,234,567 people"), "one million two hundred and thirty-four thousand five hundred and sixty-seven people");
+        assert_eq!(
+            n("1,234,567 people"),
+            "one million two hundred and thirty-four thousand five hundred and sixty-seven people"
+        );
         assert_eq!(n("in 1999,"), "in nineteen ninety-nine,");
         assert_eq!(n("in the 1990s"), "in the nineteen nineties");
         assert_eq!(n("pages 10-20"), "pages ten to twenty");
@@ -411,7 +415,8 @@ mod tests {
 
     #[test]
     fn odd_input_never_panics() {
-        for s in ["", "   ", "...", "?!", "😀🎉", "$", "$.", "%", "-", "1.2.3", ":", "99:99", "1st1st", "¥", "£,", "—"] {
+        for s in ["", "   ", "...", "?!", "😀🎉", "$", "$.", "%", "-", "1.2.3", ":", "99:99", "1st1st", "¥", "£,", "—"]
+        {
             let _ = n(s);
         }
         let long = "word 123 ".repeat(2000);

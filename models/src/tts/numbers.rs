@@ -5,8 +5,26 @@
 //! overflows: beyond the largest named scale the digits are read one by one.
 
 const ONES: [&str; 20] = [
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
-    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
 ];
 const TENS: [&str; 10] = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
 const SCALES: [&str; 7] = ["", "thousand", "million", "billion", "trillion", "quadrillion", "quintillion"];
@@ -15,7 +33,7 @@ const SCALES: [&str; 7] = ["", "thousand", "million", "billion", "trillion", "qu
 fn below_hundred(n: u32) -> String {
     match n {
         0..=19 => ONES[n as usize].to_string(),
-        _ if n % 10 == 0 => TENS[(n / 10) as usize].to_string(),
+        _ if n.is_multiple_of(10) => TENS[(n / 10) as usize].to_string(),
         _ => format!("{}-{}", TENS[(n / 10) as usize], ONES[(n % 10) as usize]),
     }
 }
@@ -136,7 +154,10 @@ mod tests {
         assert_eq!(cardinal("21"), "twenty-one");
         assert_eq!(cardinal("100"), "one hundred");
         assert_eq!(cardinal("105"), "one hundred and five");
-        assert_eq!(cardinal("1,234,567"), "one million two hundred and thirty-four thousand five hundred and sixty-seven");
+        assert_eq!(
+            cardinal("1,234,567"),
+            "one million two hundred and thirty-four thousand five hundred and sixty-seven"
+        );
         assert_eq!(cardinal("1000000"), "one million");
         assert_eq!(cardinal("007"), "seven");
         // Too long for named scales: digit by digit, never a panic.

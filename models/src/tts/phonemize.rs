@@ -95,8 +95,10 @@ pub struct PendingPhonemes {
 impl PendingPhonemes {
     /// Waits for the process and returns the clause's phonemes.
     pub fn wait(mut self) -> Result<Phonemes, TtsError> {
-        let mut child = self.child.take().expect("a pending process has its child until waited");
-        let err = |message: String| TtsError::Espeak { text: self.text.clone(), message };
+        let text = std::mem::take(&mut self.text);
+        let err = |message: String| TtsError::Espeak { text: text.clone(), message };
+        // On an early return the process is killed and reaped by `Drop`.
+        let child = self.child.as_mut().ok_or_else(|| err("the process was already collected".into()))?;
         let mut stdout = String::new();
         let mut stderr = String::new();
         if let Some(mut out) = child.stdout.take() {
@@ -106,10 +108,11 @@ impl PendingPhonemes {
             let _ = e.read_to_string(&mut stderr);
         }
         let status = child.wait().map_err(|e| err(e.to_string()))?;
+        self.child = None;
         if !status.success() {
             return Err(err(format!("{status}: {}", stderr.trim())));
         }
-        Ok(attach_punctuation(&stdout, &self.text))
+        Ok(attach_punctuation(&stdout, &text))
     }
 }
 

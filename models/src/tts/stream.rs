@@ -10,12 +10,12 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use super::TtsError;
 use super::align::{WordSpan, samples_to_ms, word_spans};
 use super::clauses::ClauseSplitter;
 use super::normalize::{SpokenWord, normalize_clause, spoken_text};
 use super::phonemize::{PendingPhonemes, Phonemizer};
 use super::piper::PiperVoice;
-use super::TtsError;
 
 /// Clauses whose phonemes are computed ahead of synthesis (each is one short-lived `espeak-ng` process).
 pub const LOOKAHEAD: usize = 2;
