@@ -135,6 +135,11 @@ impl TtsStream {
         self.queue.len()
     }
 
+    /// Queued clauses whose `espeak-ng` process has been started (at most [`LOOKAHEAD`]).
+    pub fn clauses_phonemising(&self) -> usize {
+        self.queue.iter().filter(|c| c.phonemes.is_some()).count()
+    }
+
     /// Samples returned so far.
     pub fn position(&self) -> usize {
         self.position
@@ -231,5 +236,29 @@ impl PiperVoice {
             speech.push(chunk?);
         }
         Ok(speech)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phonemes_start_early_with_bounded_lookahead() {
+        let phonemizer = Phonemizer::new("en-us");
+        if let Err(e) = phonemizer.check() {
+            eprintln!("SKIPPED: {e}");
+            return;
+        }
+        let mut stream = TtsStream::new(phonemizer);
+        stream.push_text("One. Two").unwrap();
+        assert_eq!((stream.queued_clauses(), stream.clauses_phonemising()), (1, 1), "the first clause starts at once");
+        stream.push_text(". Three. Four. Five.").unwrap();
+        stream.finish().unwrap();
+        assert_eq!(stream.queued_clauses(), 5);
+        assert_eq!(stream.clauses_phonemising(), LOOKAHEAD);
+        assert!(!stream.is_done());
+        // Dropping the stream (barge-in) kills and reaps the running processes.
+        drop(stream);
     }
 }
