@@ -133,13 +133,24 @@ impl WhisperAsr {
     /// Decodes one window of at most 30 s (16 kHz).
     pub fn transcribe_window(&mut self, audio: &[f32]) -> Result<Transcript, StageError> {
         let audio = &audio[..audio.len().min(WINDOW_SAMPLES)];
+        let started = std::time::Instant::now();
         self.padded[..audio.len()].copy_from_slice(audio);
         self.padded[audio.len()..].fill(0.0);
         let (frames, mel) = whisper_log_mel(&mut self.mel, &self.padded);
         let n_mels = self.mel.config().n_mels;
         let mel = Tensor::from_vec(mel, (1, n_mels, frames), &self.device).map_err(infer_err)?;
+        let mel_done = started.elapsed();
         let features = self.model.encoder.forward(&mel, true).map_err(infer_err)?;
-        self.decode(&features, audio.len())
+        let encoder_done = started.elapsed();
+        let transcript = self.decode(&features, audio.len())?;
+        tracing::debug!(
+            audio_ms = audio.len() / 16,
+            mel_ms = mel_done.as_secs_f64() * 1e3,
+            encoder_ms = (encoder_done - mel_done).as_secs_f64() * 1e3,
+            decode_ms = (started.elapsed() - encoder_done).as_secs_f64() * 1e3,
+            "whisper window"
+        );
+        Ok(transcript)
     }
 
     fn decode(&mut self, features: &Tensor, audio_len: usize) -> Result<Transcript, StageError> {
