@@ -7,7 +7,12 @@
 //!   sha256 checksums, and converting formats in Rust (CTranslate2 Whisper → safetensors, GGUF vocabularies →
 //!   `tokenizer.json`);
 //! - the **ONNX Runtime** environment ([`onnx`]), loaded at run time from the library in the store;
-//! - later, the stage models and the shared `Engine` that schedules every session's model work.
+//! - the stage models, each a loaded model plus explicit per-stream state with a `step`-style API so one
+//!   executor can step many sessions together: [`vad`] (Silero, batched streams, hysteresis segmenter),
+//!   [`turn`] (Smart Turn end of turn), [`speaker`] (d-vector embeddings), [`asr`] (Whisper tiny.en, offline
+//!   and streaming), [`llm`] (GGUF chat models with per-sequence KV caches), [`tts`] (Piper with espeak-ng
+//!   phonemes, streaming clause by clause with word timings);
+//! - next, the shared `Engine` that schedules every session's model work.
 //!
 //! It knows nothing about WebRTC or sessions.
 //!
