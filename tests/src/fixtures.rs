@@ -73,38 +73,23 @@ pub fn model_store() -> Option<ModelStore> {
 }
 
 /// Word error rate of `hypothesis` against `reference`, after the usual ASR scoring normalisation: case,
-/// punctuation and hyphens ignored, and small numbers written as digits count as their words ("3" = "three").
+/// punctuation and hyphens ignored, and numbers written as digits count as their words ("3" = "three", spelled by
+/// the TTS stage's own number reader).
 pub fn word_error_rate(reference: &str, hypothesis: &str) -> f64 {
-    const NUMBERS: [&str; 21] = [
-        "zero",
-        "one",
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "ten",
-        "eleven",
-        "twelve",
-        "thirteen",
-        "fourteen",
-        "fifteen",
-        "sixteen",
-        "seventeen",
-        "eighteen",
-        "nineteen",
-        "twenty",
-    ];
-    let words = |s: &str| -> Vec<String> {
+    fn split(s: &str) -> impl Iterator<Item = &str> {
         s.split(|c: char| c.is_whitespace() || c == '-')
+    }
+    let words = |s: &str| -> Vec<String> {
+        split(s)
             .map(|w| w.chars().filter(|c| c.is_alphanumeric() || *c == '\'').collect::<String>().to_lowercase())
             .filter(|w| !w.is_empty())
-            .map(|w| match w.parse::<usize>() {
-                Ok(n) if n < NUMBERS.len() => NUMBERS[n].to_string(),
-                _ => w,
+            .flat_map(|w| {
+                if w.chars().all(|c| c.is_ascii_digit()) {
+                    let spoken = parley_models::tts::numbers::cardinal(&w);
+                    split(&spoken).filter(|x| !x.is_empty()).map(str::to_string).collect()
+                } else {
+                    vec![w]
+                }
             })
             .collect()
     };
@@ -132,6 +117,7 @@ mod tests {
         assert_eq!(word_error_rate("The cat sat.", "the cat sat"), 0.0);
         assert!((word_error_rate("the cat sat", "the bat sat down") - 2.0 / 3.0).abs() < 1e-9);
         assert_eq!(word_error_rate("at three o'clock", "at 3 o'clock"), 0.0);
+        assert_eq!(word_error_rate("twenty-one days", "21 days"), 0.0);
     }
 
     #[test]
