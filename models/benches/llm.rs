@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 
 use divan::Bencher;
 use divan::counter::ItemsCount;
-use parley_models::llm::{FAST_MODEL, LlmModel, LoadOptions, SLOW_MODEL};
+use parley_models::llm::{FAST_MODEL, LlmModel, LlmSequence, LoadOptions, SLOW_MODEL};
 use parley_models::store::{Manifest, ModelStore};
 
 /// SmolLM2 as stored (Q4_1, scalar kernels in candle), for comparison with the default re-quantised load.
@@ -77,6 +77,46 @@ fn decode(bencher: Bencher, id: &'static str) {
             }
             seq
         });
+}
+
+/// Continuous batching: `n` sequences (32-token prompts) each advance one token per batched pass; the counter
+/// is the aggregate tokens of all sequences.
+fn decode_batched(bencher: Bencher, id: &'static str, n: usize) {
+    let model = model(id);
+    let tokens = prompt(model, 32);
+    bencher
+        .counter(ItemsCount::new(DECODE_TOKENS * n))
+        .with_inputs(|| {
+            (0..n)
+                .map(|_| {
+                    let mut seq = model.new_sequence();
+                    seq.feed(model, &tokens).expect("prefill");
+                    seq
+                })
+                .collect::<Vec<_>>()
+        })
+        .bench_local_values(|mut seqs| {
+            let mut next = vec![tokens[0]; n];
+            for _ in 0..DECODE_TOKENS {
+                let mut items: Vec<(&mut LlmSequence, &[u32])> =
+                    seqs.iter_mut().zip(&next).map(|(s, t)| (s, std::slice::from_ref(t))).collect();
+                let logits = LlmSequence::feed_batch(model, &mut items).expect("batched decode step");
+                for (t, l) in next.iter_mut().zip(&logits) {
+                    *t = l.argmax(0).and_then(|t| t.to_scalar::<u32>()).expect("argmax");
+                }
+            }
+            seqs
+        });
+}
+
+#[divan::bench(args = [1, 2, 4, 8], sample_count = 3, sample_size = 1)]
+fn smollm2_decode_batched(bencher: Bencher, n: usize) {
+    decode_batched(bencher, FAST_MODEL, n);
+}
+
+#[divan::bench(args = [1, 4, 8], sample_count = 1, sample_size = 1)]
+fn qwen_1_5b_decode_batched(bencher: Bencher, n: usize) {
+    decode_batched(bencher, SLOW_MODEL, n);
 }
 
 #[divan::bench(args = [32, 128], sample_count = 3, sample_size = 1)]

@@ -102,6 +102,33 @@ impl LlmSequence {
         self.tokens.clear();
     }
 
+    /// Feeds several sequences in one batched forward pass (continuous batching): each item's tokens are its
+    /// next decoded token or a chunk of its prompt. Returns each item's logits after its last token, in order.
+    /// On error no sequence changes.
+    pub fn feed_batch(model: &LlmModel, items: &mut [(&mut LlmSequence, &[u32])]) -> LlmResult<Vec<Tensor>> {
+        for (seq, tokens) in items.iter() {
+            seq.check_model(model)?;
+            if tokens.is_empty() {
+                return Err(LlmError::InvalidOption("nothing to feed: a token list is empty".into()));
+            }
+            let needed = seq.tokens.len() + tokens.len();
+            if needed > model.context_length() {
+                return Err(LlmError::ContextFull { model: model.id().into(), needed, limit: model.context_length() });
+            }
+        }
+        let mut batch: Vec<(&[u32], &mut KvCache)> =
+            items.iter_mut().map(|(seq, tokens)| (*tokens, &mut seq.cache)).collect();
+        let logits = model.transformer().forward_batch(&mut batch).map_err(|source| LlmError::Compute {
+            model: model.id().into(),
+            what: "batched forward pass",
+            source,
+        })?;
+        for (seq, tokens) in items.iter_mut() {
+            seq.tokens.extend_from_slice(tokens);
+        }
+        Ok(logits)
+    }
+
     fn check_model(&self, model: &LlmModel) -> LlmResult<()> {
         if model.instance() == self.model_instance {
             Ok(())

@@ -277,6 +277,82 @@ impl Transformer {
         }
     }
 
+    /// Feeds several sequences in one pass — continuous batching: each item is a sequence's next token (decode)
+    /// or a chunk of its prompt (prefill), and all of them share every weight matmul; only attention runs per
+    /// sequence, on its own cache and positions. Returns each item's last-position logits (f32, `[vocab]`), in
+    /// order. On error every cache is left as it was before the call.
+    pub fn forward_batch(&self, items: &mut [(&[u32], &mut KvCache)]) -> Result<Vec<Tensor>> {
+        let mut starts = Vec::with_capacity(items.len());
+        for (tokens, cache) in items.iter_mut() {
+            if tokens.is_empty() {
+                candle_core::bail!("no tokens to feed");
+            }
+            if cache.len + tokens.len() > self.max_positions {
+                candle_core::bail!(
+                    "{} positions exceed the context of {}",
+                    cache.len + tokens.len(),
+                    self.max_positions
+                );
+            }
+            if cache.layers.len() != self.layers.len() {
+                cache.layers = vec![None; self.layers.len()];
+            }
+            starts.push(cache.len);
+        }
+        match self.forward_batch_inner(items, &starts) {
+            Ok(logits) => {
+                for ((tokens, cache), start) in items.iter_mut().zip(&starts) {
+                    cache.len = start + tokens.len();
+                }
+                Ok(logits)
+            }
+            Err(e) => {
+                for ((_, cache), start) in items.iter_mut().zip(&starts) {
+                    cache.restore(*start);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn forward_batch_inner(&self, items: &mut [(&[u32], &mut KvCache)], starts: &[usize]) -> Result<Vec<Tensor>> {
+        let all: Vec<u32> = items.iter().flat_map(|(t, _)| t.iter().copied()).collect();
+        let total = all.len();
+        // Per item: offset in the packed batch, length, rotary tables and causal mask.
+        let mut spans = Vec::with_capacity(items.len());
+        let mut offset = 0;
+        for ((tokens, _), &start) in items.iter().zip(starts) {
+            let n = tokens.len();
+            let mask = if n == 1 { None } else { Some(build_causal_mask(n, start, &self.device)?) };
+            spans.push((offset, n, self.cos.narrow(0, start, n)?, self.sin.narrow(0, start, n)?, mask));
+            offset += n;
+        }
+        let input = Tensor::new(all.as_slice(), &self.device)?.unsqueeze(0)?;
+        let mut h = self.embed.forward(&input)?;
+        for (l, layer) in self.layers.iter().enumerate() {
+            let x = layer.attn_norm.forward(&h)?;
+            let (q, k, v) = self.qkv(layer, &x)?;
+            let mut ys = Vec::with_capacity(items.len());
+            for ((_, cache), (offset, n, cos, sin, mask)) in items.iter_mut().zip(&spans) {
+                let part = |t: &Tensor| t.narrow(1, *offset, *n);
+                let kv = &mut cache.layers[l];
+                ys.push(self.attend(&part(&q)?, &part(&k)?, &part(&v)?, mask.as_ref(), cos, sin, kv)?);
+            }
+            let y = if ys.len() == 1 { ys.pop().unwrap_or_else(|| unreachable!()) } else { Tensor::cat(&ys, 1)? };
+            let h_attn = (layer.wo.forward(&y)? + &h)?;
+            let x = layer.ffn_norm.forward(&h_attn)?;
+            let gate = candle_nn::ops::silu(&layer.gate.forward(&x)?)?;
+            let mlp = layer.down.forward(&(gate * layer.up.forward(&x)?)?)?;
+            h = (mlp + h_attn)?;
+        }
+        debug_assert_eq!(offset, total);
+        let lasts: Vec<Tensor> =
+            spans.iter().map(|(offset, n, ..)| h.narrow(1, offset + n - 1, 1)).collect::<Result<_>>()?;
+        let last = Tensor::cat(&lasts, 1)?;
+        let logits = self.output.forward(&self.norm.forward(&last)?)?.to_dtype(DType::F32)?;
+        (0..items.len()).map(|i| logits.i((0, i))).collect()
+    }
+
     fn forward_inner(&self, tokens: &[u32], cache: &mut KvCache, start: usize) -> Result<Tensor> {
         let seq_len = tokens.len();
         let input = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
@@ -309,7 +385,13 @@ impl Transformer {
         sin: &Tensor,
         kv: &mut Option<(Tensor, Tensor)>,
     ) -> Result<Tensor> {
-        let (b, seq_len, hidden) = x.dims3()?;
+        let (q, k, v) = self.qkv(layer, x)?;
+        let y = self.attend(&q, &k, &v, mask, cos, sin, kv)?;
+        layer.wo.forward(&y)
+    }
+
+    /// The q, k, v projections (with qwen2's biases), `[1, seq, n_heads * head_dim]` each.
+    fn qkv(&self, layer: &Layer, x: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
         let mut q = layer.wq.forward(x)?;
         let mut k = layer.wk.forward(x)?;
         let mut v = layer.wv.forward(x)?;
@@ -318,7 +400,25 @@ impl Transformer {
             k = k.broadcast_add(bk)?;
             v = v.broadcast_add(bv)?;
         }
-        let heads = |t: Tensor, n: usize| -> Result<Tensor> {
+        Ok((q, k, v))
+    }
+
+    /// Attention of one sequence's new positions over its cache (which it extends); returns the heads merged,
+    /// `[1, seq, hidden]`, before the output projection.
+    #[allow(clippy::too_many_arguments)]
+    fn attend(
+        &self,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        mask: Option<&Tensor>,
+        cos: &Tensor,
+        sin: &Tensor,
+        kv: &mut Option<(Tensor, Tensor)>,
+    ) -> Result<Tensor> {
+        let (b, seq_len, _) = q.dims3()?;
+        let hidden = self.n_head * self.head_dim;
+        let heads = |t: &Tensor, n: usize| -> Result<Tensor> {
             t.reshape((b, seq_len, n, self.head_dim))?.transpose(1, 2)?.contiguous()
         };
         let q = self.rope(&heads(q, self.n_head)?, cos, sin)?;
@@ -346,8 +446,7 @@ impl Transformer {
         };
         let att = candle_nn::ops::softmax_last_dim(&att)?;
         let y = att.matmul(&v.contiguous()?)?;
-        let y = y.transpose(1, 2)?.reshape((b, seq_len, hidden))?;
-        layer.wo.forward(&y)
+        y.transpose(1, 2)?.reshape((b, seq_len, hidden))
     }
 
     fn rope(&self, x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
