@@ -26,6 +26,7 @@
 //! ```
 
 pub mod asr;
+pub mod engine;
 pub mod llm;
 pub mod onnx;
 pub mod speaker;

@@ -1,0 +1,358 @@
+//! The LLM executor: one thread that owns a loaded model, every session's sequence (KV cache kept between
+//! turns for prefix reuse, least recently used dropped beyond a limit) and the [`LlmScheduler`]. Each step it
+//! advances every admitted request together in one batched forward pass — decode tokens and budgeted prompt
+//! chunks side by side — and streams text to each request's bounded channel. Sessions talk to it through a
+//! cloneable [`LlmExecutorHandle`]; model compute never runs on the caller's thread or an async runtime.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::scheduler::{Admission, LlmScheduler, Priority, RequestId, SchedulerConfig, Work};
+use crate::llm::{
+    ChatMessage, FinishReason, IncrementalDetokenizer, LlmError, LlmModel, LlmSequence, Sampler, SamplingParams,
+    StopMatcher,
+};
+
+/// One generation request from a session.
+#[derive(Debug, Clone)]
+pub struct LlmRequest {
+    pub session: u64,
+    pub messages: Vec<ChatMessage>,
+    pub sampling: SamplingParams,
+    pub max_tokens: usize,
+    pub stop: Vec<String>,
+    pub priority: Priority,
+    /// When the first token is wanted, from submission.
+    pub deadline: Duration,
+}
+
+/// What a request's stream carries.
+#[derive(Debug)]
+pub enum LlmEvent {
+    /// Newly generated text (never a split character, never part of a stop string).
+    Text(String),
+    /// The end: why, and how many tokens were generated — or the error.
+    Done(Result<(FinishReason, usize), EngineError>),
+}
+
+/// Why the engine could not serve a request.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("the engine is at capacity ({what}); try again later")]
+    Overloaded { what: &'static str },
+    #[error("the engine has stopped")]
+    Stopped,
+    #[error(transparent)]
+    Llm(#[from] Box<LlmError>),
+}
+
+/// Executor limits.
+#[derive(Debug, Clone)]
+pub struct LlmExecutorConfig {
+    pub scheduler: SchedulerConfig,
+    /// Sessions whose KV cache is kept between turns.
+    pub cached_sessions: usize,
+    /// Commands waiting for the executor.
+    pub command_queue: usize,
+    /// Events buffered per request; a request whose reader falls this far behind is cancelled.
+    pub event_buffer: usize,
+}
+
+impl From<LlmError> for EngineError {
+    fn from(e: LlmError) -> Self {
+        EngineError::Llm(Box::new(e))
+    }
+}
+
+impl Default for LlmExecutorConfig {
+    fn default() -> Self {
+        Self { scheduler: SchedulerConfig::default(), cached_sessions: 64, command_queue: 256, event_buffer: 1024 }
+    }
+}
+
+enum Command {
+    Generate { id: RequestId, request: LlmRequest, events: SyncSender<LlmEvent> },
+    Cancel(RequestId),
+    Shutdown,
+}
+
+/// A cloneable handle to an LLM executor thread.
+#[derive(Clone)]
+pub struct LlmExecutorHandle {
+    commands: SyncSender<Command>,
+    next_id: Arc<std::sync::atomic::AtomicU64>,
+    event_buffer: usize,
+    thread: Arc<std::sync::Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl std::fmt::Debug for LlmExecutorHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LlmExecutorHandle")
+    }
+}
+
+impl LlmExecutorHandle {
+    /// Starts the executor thread for `model`.
+    pub fn spawn(model: Arc<LlmModel>, config: LlmExecutorConfig) -> Self {
+        let (tx, rx) = mpsc::sync_channel(config.command_queue);
+        let event_buffer = config.event_buffer;
+        let thread = std::thread::Builder::new()
+            .name(format!("llm-{}", model.id()))
+            .spawn(move || Executor::new(model, config).run(rx))
+            .expect("spawning the LLM executor thread");
+        Self {
+            commands: tx,
+            next_id: Arc::new(std::sync::atomic::AtomicU64::new(1)),
+            event_buffer,
+            thread: Arc::new(std::sync::Mutex::new(Some(thread))),
+        }
+    }
+
+    /// Submits a request; its text and its end arrive on the returned bounded stream. Dropping the receiver
+    /// cancels the request.
+    pub fn generate(&self, request: LlmRequest) -> Result<(RequestId, Receiver<LlmEvent>), EngineError> {
+        let id = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (events, rx) = mpsc::sync_channel(self.event_buffer);
+        match self.commands.try_send(Command::Generate { id, request, events }) {
+            Ok(()) => Ok((id, rx)),
+            Err(TrySendError::Full(_)) => Err(EngineError::Overloaded { what: "LLM command queue" }),
+            Err(TrySendError::Disconnected(_)) => Err(EngineError::Stopped),
+        }
+    }
+
+    /// Cancels a request; its slot and batch place are free from the next step.
+    pub fn cancel(&self, id: RequestId) {
+        let _ = self.commands.send(Command::Cancel(id));
+    }
+
+    /// Stops the executor and waits for its thread.
+    pub fn shutdown(&self) {
+        let _ = self.commands.send(Command::Shutdown);
+        if let Some(t) = self.thread.lock().ok().and_then(|mut t| t.take()) {
+            let _ = t.join();
+        }
+    }
+}
+
+struct Active {
+    session: u64,
+    seq: LlmSequence,
+    prompt: Vec<u32>,
+    last: u32,
+    sampler: Sampler,
+    detok: IncrementalDetokenizer,
+    stops: StopMatcher,
+    generated: usize,
+    max_tokens: usize,
+    events: SyncSender<LlmEvent>,
+}
+
+struct Executor {
+    model: Arc<LlmModel>,
+    config: LlmExecutorConfig,
+    scheduler: LlmScheduler,
+    active: HashMap<RequestId, Active>,
+    /// Sequences of sessions between turns, with when each was last used.
+    idle: HashMap<u64, (LlmSequence, Instant)>,
+    started: Instant,
+}
+
+impl Executor {
+    fn new(model: Arc<LlmModel>, config: LlmExecutorConfig) -> Self {
+        let scheduler = LlmScheduler::new(config.scheduler.clone());
+        Self { model, config, scheduler, active: HashMap::new(), idle: HashMap::new(), started: Instant::now() }
+    }
+
+    fn run(mut self, commands: Receiver<Command>) {
+        loop {
+            // Block while idle; otherwise take whatever arrived and step.
+            if self.scheduler.is_idle() {
+                match commands.recv_timeout(Duration::from_secs(3600)) {
+                    Ok(c) => {
+                        if !self.handle(c) {
+                            return;
+                        }
+                    }
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+            }
+            while let Ok(c) = commands.try_recv() {
+                if !self.handle(c) {
+                    return;
+                }
+            }
+            self.step();
+        }
+    }
+
+    /// Applies one command; false on shutdown.
+    fn handle(&mut self, command: Command) -> bool {
+        match command {
+            Command::Generate { id, request, events } => self.admit(id, request, events),
+            Command::Cancel(id) => {
+                let generated = self.active.get(&id).map_or(0, |a| a.generated);
+                self.end(id, Ok((FinishReason::Cancelled, generated)))
+            }
+            Command::Shutdown => return false,
+        }
+        true
+    }
+
+    fn admit(&mut self, id: RequestId, request: LlmRequest, events: SyncSender<LlmEvent>) {
+        let prepared = (|| -> Result<(LlmSequence, Vec<u32>, Sampler), LlmError> {
+            let prompt = self.model.encode_chat(&request.messages)?;
+            let mut seq = match self.idle.remove(&request.session) {
+                Some((seq, _)) => seq,
+                None => self.model.new_sequence(),
+            };
+            // Keep the cached prefix this prompt shares; feed at least one token to have logits.
+            let common = seq.tokens().iter().zip(&prompt).take_while(|(a, b)| a == b).count();
+            let keep = common.min(prompt.len().saturating_sub(1));
+            seq.truncate(&self.model, keep)?;
+            Ok((seq, prompt[keep..].to_vec(), Sampler::new(&request.sampling)?))
+        })();
+        let (seq, prompt, sampler) = match prepared {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = events.try_send(LlmEvent::Done(Err(Box::new(e).into())));
+                return;
+            }
+        };
+        let deadline_us = (self.started.elapsed() + request.deadline).as_micros() as u64;
+        if self.scheduler.submit(id, request.priority, deadline_us, prompt.len()) == Admission::Overloaded {
+            self.idle.insert(request.session, (seq, Instant::now()));
+            let _ = events.try_send(LlmEvent::Done(Err(EngineError::Overloaded { what: "LLM batch slots" })));
+            return;
+        }
+        let active = Active {
+            session: request.session,
+            seq,
+            prompt,
+            last: 0,
+            sampler,
+            detok: IncrementalDetokenizer::new(),
+            stops: StopMatcher::new(&request.stop),
+            generated: 0,
+            max_tokens: request.max_tokens,
+            events,
+        };
+        self.active.insert(id, active);
+    }
+
+    fn step(&mut self) {
+        let plan = self.scheduler.plan();
+        if plan.is_empty() {
+            return;
+        }
+        // Pull the planned sequences out of `active` so the batch can borrow them mutably together.
+        let mut taken: Vec<(RequestId, Work, Active)> =
+            plan.iter().filter_map(|(id, w)| self.active.remove(id).map(|a| (*id, *w, a))).collect();
+        let inputs: Vec<Vec<u32>> = taken
+            .iter()
+            .map(|(_, w, a)| match w {
+                Work::Prefill { start, len, .. } => a.prompt[*start..start + len].to_vec(),
+                Work::Decode => vec![a.last],
+            })
+            .collect();
+        let mut items: Vec<(&mut LlmSequence, &[u32])> =
+            taken.iter_mut().zip(&inputs).map(|((_, _, a), t)| (&mut a.seq, t.as_slice())).collect();
+        let result = LlmSequence::feed_batch(&self.model, &mut items);
+        drop(items);
+        let logits = match result {
+            Ok(l) => l,
+            Err(e) => {
+                let message = e.to_string();
+                for (id, _, a) in taken {
+                    self.active.insert(id, a);
+                    self.end(id, Err(EngineError::Llm(Box::new(LlmError::InvalidOption(message.clone())))));
+                }
+                return;
+            }
+        };
+        for ((id, work, mut a), logits) in taken.into_iter().zip(logits) {
+            if matches!(work, Work::Prefill { last: false, .. }) {
+                self.active.insert(id, a);
+                continue;
+            }
+            let outcome = self.emit_next(&mut a, &logits);
+            self.active.insert(id, a);
+            if let Some(outcome) = outcome {
+                self.end(id, outcome);
+            }
+        }
+    }
+
+    /// Samples the next token of a request and streams its text; `Some` when the request is over.
+    fn emit_next(
+        &self,
+        a: &mut Active,
+        logits: &candle_core::Tensor,
+    ) -> Option<Result<(FinishReason, usize), EngineError>> {
+        let model = &self.model;
+        let token = match a.sampler.sample(logits) {
+            Ok(t) => t,
+            Err(source) => {
+                let e = LlmError::Compute { model: model.id().into(), what: "sampling", source };
+                return Some(Err(Box::new(e).into()));
+            }
+        };
+        a.generated += 1;
+        a.last = token;
+        if model.stop_token_ids().contains(&token) {
+            return Some(Ok((self.flush(a, FinishReason::EndOfText), a.generated)));
+        }
+        let piece = match a.detok.push(model.tokenizer(), token) {
+            Ok(p) => p,
+            Err(message) => {
+                let what = "decoding generated tokens";
+                return Some(Err(Box::new(LlmError::Tokenizer { model: model.id().into(), what, message }).into()));
+            }
+        };
+        let scan = a.stops.push(&piece);
+        if !scan.emit.is_empty() && !send(&a.events, LlmEvent::Text(scan.emit)) {
+            return Some(Ok((FinishReason::Cancelled, a.generated)));
+        }
+        if scan.stopped {
+            return Some(Ok((FinishReason::StopString, a.generated)));
+        }
+        if a.generated >= a.max_tokens {
+            return Some(Ok((self.flush(a, FinishReason::MaxTokens), a.generated)));
+        }
+        None
+    }
+
+    /// Releases held-back text at a natural end.
+    fn flush(&self, a: &mut Active, reason: FinishReason) -> FinishReason {
+        let tail = a.detok.finish(self.model.tokenizer()).unwrap_or_default();
+        let mut scan = a.stops.push(&tail);
+        if !scan.stopped {
+            scan.emit.push_str(&a.stops.finish());
+        }
+        if !scan.emit.is_empty() {
+            send(&a.events, LlmEvent::Text(scan.emit));
+        }
+        if scan.stopped { FinishReason::StopString } else { reason }
+    }
+
+    /// Ends a request: frees its slot, keeps its session's cache for the next turn, tells the reader.
+    fn end(&mut self, id: RequestId, outcome: Result<(FinishReason, usize), EngineError>) {
+        self.scheduler.finish(id);
+        if let Some(a) = self.active.remove(&id) {
+            let _ = a.events.try_send(LlmEvent::Done(outcome));
+            self.idle.insert(a.session, (a.seq, Instant::now()));
+            while self.idle.len() > self.config.cached_sessions {
+                let Some(oldest) = self.idle.iter().min_by_key(|(_, (_, t))| *t).map(|(s, _)| *s) else { break };
+                self.idle.remove(&oldest);
+            }
+        }
+    }
+}
+
+/// Sends an event without blocking the executor; false when the reader is gone or too far behind.
+fn send(events: &SyncSender<LlmEvent>, event: LlmEvent) -> bool {
+    events.try_send(event).is_ok()
+}

@@ -1,0 +1,13 @@
+//! The shared engine (in progress): one scheduler per model family serving every session's requests, batched
+//! across sessions, under deadlines and priority classes.
+//!
+//! Built so far: the LLM scheduling state ([`LlmScheduler`]: classes, deadlines, budgeted chunked prefill riding
+//! with decode steps, admission with a typed overload answer, cancellation) and the LLM executor thread
+//! ([`LlmExecutorHandle`]) that runs it with continuous batching over per-session KV caches. The other stages'
+//! executors, the engine-wide handle and metrics are still to come.
+
+mod llm_executor;
+mod scheduler;
+
+pub use llm_executor::{EngineError, LlmEvent, LlmExecutorConfig, LlmExecutorHandle, LlmRequest};
+pub use scheduler::{Admission, LlmScheduler, Priority, RequestId, SchedulerConfig, Work};

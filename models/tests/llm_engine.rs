@@ -1,0 +1,100 @@
+//! The LLM executor on the real fast model: concurrent sessions are batched together and each gets exactly
+//! the reply it would get alone; cancellation and overload answer promptly.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use parley_models::engine::{
+    EngineError, LlmEvent, LlmExecutorConfig, LlmExecutorHandle, LlmRequest, Priority, SchedulerConfig,
+};
+use parley_models::llm::{ChatMessage, FAST_MODEL, FinishReason, GenerateOptions, LlmModel, SamplingParams};
+use parley_models::store::{Manifest, ModelStore};
+
+fn model() -> Option<Arc<LlmModel>> {
+    let store = ModelStore::new(ModelStore::default_root(), Manifest::default_cpu());
+    if !store.is_complete() {
+        eprintln!("SKIPPED: model store incomplete; run `parley models fetch`");
+        return None;
+    }
+    Some(Arc::new(LlmModel::load(&store, FAST_MODEL).unwrap()))
+}
+
+fn request(session: u64, question: &str, max_tokens: usize) -> LlmRequest {
+    LlmRequest {
+        session,
+        messages: vec![ChatMessage::system("You are a helpful assistant."), ChatMessage::user(question)],
+        sampling: SamplingParams::greedy(),
+        max_tokens,
+        stop: Vec::new(),
+        priority: Priority::Interactive,
+        deadline: Duration::from_millis(500),
+    }
+}
+
+fn collect(rx: std::sync::mpsc::Receiver<LlmEvent>) -> (String, Result<(FinishReason, usize), EngineError>) {
+    let mut text = String::new();
+    for event in rx {
+        match event {
+            LlmEvent::Text(t) => text.push_str(&t),
+            LlmEvent::Done(outcome) => return (text, outcome),
+        }
+    }
+    panic!("stream ended without Done");
+}
+
+#[test]
+fn concurrent_sessions_get_the_replies_they_would_get_alone() {
+    let Some(model) = model() else { return };
+    let config = LlmExecutorConfig {
+        scheduler: SchedulerConfig { max_running: 8, token_budget: 1024, max_waiting: 8 },
+        ..Default::default()
+    };
+    let engine = LlmExecutorHandle::spawn(model.clone(), config);
+    let questions = ["What is the capital of France?", "Name three colours.", "What is 2 + 2?", "Say hi."];
+    let streams: Vec<_> =
+        questions.iter().enumerate().map(|(i, q)| engine.generate(request(i as u64, q, 16)).unwrap().1).collect();
+    let replies: Vec<_> = streams.into_iter().map(collect).collect();
+    for (q, (text, outcome)) in questions.iter().zip(&replies) {
+        let r = request(0, q, 16);
+        let options = GenerateOptions { max_tokens: 16, ..Default::default() };
+        let solo = model
+            .generate(&mut model.new_sequence(), &r.messages, &options, &mut |_| std::ops::ControlFlow::Continue(()))
+            .unwrap();
+        eprintln!("{q:?} → {text:?}");
+        assert_eq!(text, &solo.text, "{q}");
+        let (reason, tokens) = outcome.as_ref().unwrap();
+        assert_eq!((*reason, *tokens), (solo.finish, solo.tokens.len()), "{q}");
+    }
+    // A second turn of session 0 continues from its cached history.
+    let mut second = request(0, questions[0], 16);
+    second.messages.push(ChatMessage::assistant(&replies[0].0));
+    second.messages.push(ChatMessage::user("And of Italy?"));
+    let (text, outcome) = collect(engine.generate(second).unwrap().1);
+    assert!(outcome.is_ok() && !text.is_empty(), "{text:?} {outcome:?}");
+    engine.shutdown();
+}
+
+#[test]
+fn cancellation_and_overload_answer_promptly() {
+    let Some(model) = model() else { return };
+    let config = LlmExecutorConfig {
+        scheduler: SchedulerConfig { max_running: 1, token_budget: 64, max_waiting: 0 },
+        ..Default::default()
+    };
+    let engine = LlmExecutorHandle::spawn(model, config);
+    let (id, long) = engine.generate(request(1, "Tell me a long story about a dragon.", 200)).unwrap();
+    // The only slot is taken and nothing may wait: the next request is refused with a typed error.
+    std::thread::sleep(Duration::from_millis(200));
+    let (_, refused) = engine.generate(request(2, "Hello?", 8)).unwrap();
+    let (_, outcome) = collect(refused);
+    assert!(matches!(outcome, Err(EngineError::Overloaded { .. })), "{outcome:?}");
+    engine.cancel(id);
+    let (_, outcome) = collect(long);
+    let (reason, generated) = outcome.unwrap();
+    assert_eq!(reason, FinishReason::Cancelled);
+    assert!(generated < 200);
+    // The slot is free again.
+    let (text, outcome) = collect(engine.generate(request(3, "Say hi.", 4)).unwrap().1);
+    assert!(outcome.is_ok() && !text.is_empty());
+    engine.shutdown();
+}
