@@ -45,6 +45,8 @@ pub enum EngineError {
     Overloaded { what: &'static str },
     #[error("the engine has stopped")]
     Stopped,
+    #[error("{stage}: {message}")]
+    Model { stage: &'static str, message: String },
     #[error(transparent)]
     Llm(#[from] Box<LlmError>),
 }

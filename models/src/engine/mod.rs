@@ -3,11 +3,14 @@
 //!
 //! Built so far: the LLM scheduling state ([`LlmScheduler`]: classes, deadlines, budgeted chunked prefill riding
 //! with decode steps, admission with a typed overload answer, cancellation) and the LLM executor thread
-//! ([`LlmExecutorHandle`]) that runs it with continuous batching over per-session KV caches. The other stages'
-//! executors, the engine-wide handle and metrics are still to come.
+//! ([`LlmExecutorHandle`]) that runs it with continuous batching over per-session KV caches, and the audio
+//! executor ([`AudioExecutorHandle`]) that batches every session's VAD chunks and end-of-turn checks per tick.
+//! ASR and TTS executors, deadlines across executors, the engine-wide handle and metrics are still to come.
 
+mod audio_executor;
 mod llm_executor;
 mod scheduler;
 
+pub use audio_executor::{AudioExecutorHandle, AudioExecutorStats};
 pub use llm_executor::{EngineError, LlmEvent, LlmExecutorConfig, LlmExecutorHandle, LlmRequest};
 pub use scheduler::{Admission, LlmScheduler, Priority, RequestId, SchedulerConfig, Work};
