@@ -72,3 +72,18 @@ fn streaming_final_equals_offline_and_partials_grow() {
     let final_words = last.text.to_lowercase();
     assert!(final_words.starts_with(&partials.last().unwrap().stable.to_lowercase()[..4]));
 }
+
+#[test]
+fn a_batch_of_utterances_through_one_encoder_pass_gives_the_single_transcripts() {
+    let Some(store) = model_store() else { return };
+    let mut asr = WhisperAsr::load(&store).unwrap();
+    let clips: Vec<Vec<f32>> =
+        ["sentence_1.wav", "sentence_3.wav", "noise.wav"].iter().map(|f| fixture(f).audio_16k()).collect();
+    let refs: Vec<&[f32]> = clips.iter().map(|c| c.as_slice()).collect();
+    let batched = asr.transcribe_batch(&refs).unwrap();
+    for (clip, b) in clips.iter().zip(&batched) {
+        let single = asr.transcribe(clip).unwrap();
+        assert_eq!(b.text, single.text);
+        assert_eq!(b.segments, single.segments);
+    }
+}

@@ -153,6 +153,34 @@ impl WhisperAsr {
         Ok(transcript)
     }
 
+    /// Transcribes several utterances (each at most 30 s) with one batched encoder pass, then decodes each.
+    /// Gives the same transcripts as [`Self::transcribe_window`] one by one.
+    pub fn transcribe_batch(&mut self, clips: &[&[f32]]) -> Result<Vec<Transcript>, StageError> {
+        if clips.is_empty() {
+            return Ok(Vec::new());
+        }
+        let n_mels = self.mel.config().n_mels;
+        let mut mels = Vec::with_capacity(clips.len());
+        let mut frames = 0;
+        for clip in clips {
+            let clip = &clip[..clip.len().min(WINDOW_SAMPLES)];
+            self.padded[..clip.len()].copy_from_slice(clip);
+            self.padded[clip.len()..].fill(0.0);
+            let (f, mel) = whisper_log_mel(&mut self.mel, &self.padded);
+            frames = f;
+            mels.push(Tensor::from_vec(mel, (1, n_mels, f), &self.device).map_err(infer_err)?);
+        }
+        debug_assert!(frames > 0);
+        let batch = Tensor::cat(&mels, 0).map_err(infer_err)?;
+        let features = self.model.encoder.forward(&batch, true).map_err(infer_err)?;
+        let mut out = Vec::with_capacity(clips.len());
+        for (b, clip) in clips.iter().enumerate() {
+            let one = features.narrow(0, b, 1).map_err(infer_err)?;
+            out.push(self.decode(&one, clip.len().min(WINDOW_SAMPLES))?);
+        }
+        Ok(out)
+    }
+
     fn decode(&mut self, features: &Tensor, audio_len: usize) -> Result<Transcript, StageError> {
         let sp = self.special;
         let vocab = self.model.config.vocab_size;
