@@ -141,7 +141,10 @@ fn run(
             local.vad_calls += 1;
             local.vad_chunks += refs.len() as u64;
             local.max_vad_batch = local.max_vad_batch.max(refs.len());
-            match vad.step(&mut refs) {
+            let started = std::time::Instant::now();
+            let result = vad.step(&mut refs);
+            super::metrics::step("audio", "silero-vad", started.elapsed(), refs.len());
+            match result {
                 Ok(probs) => {
                     for (id, p) in ids.into_iter().zip(probs) {
                         if let (Some(p), Ok(list)) = (p, results.entry(id).or_insert_with(|| Ok(Vec::new()))) {
@@ -172,7 +175,10 @@ fn run(
             let clips: Vec<&[f32]> = turn_requests.iter().map(|(a, _)| a.as_slice()).collect();
             local.turn_calls += 1;
             local.turn_checks += clips.len() as u64;
-            match turn.probabilities(&clips) {
+            let started = std::time::Instant::now();
+            let result = turn.probabilities(&clips);
+            super::metrics::step("audio", "smart-turn", started.elapsed(), clips.len());
+            match result {
                 Ok(probs) => {
                     for ((_, reply), p) in turn_requests.iter().zip(probs) {
                         let _ = reply.try_send(Ok(p));

@@ -10,6 +10,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::metrics;
 use super::scheduler::{Admission, LlmScheduler, Priority, RequestId, SchedulerConfig, Work};
 use crate::llm::{
     ChatMessage, FinishReason, IncrementalDetokenizer, LlmError, LlmModel, LlmSequence, Sampler, SamplingParams,
@@ -150,6 +151,9 @@ struct Active {
     generated: usize,
     max_tokens: usize,
     events: SyncSender<LlmEvent>,
+    submitted: Instant,
+    deadline: Duration,
+    started: bool,
 }
 
 struct Executor {
@@ -241,6 +245,9 @@ impl Executor {
             generated: 0,
             max_tokens: request.max_tokens,
             events,
+            submitted: Instant::now(),
+            deadline: request.deadline,
+            started: false,
         };
         self.active.insert(id, active);
     }
@@ -260,10 +267,25 @@ impl Executor {
                 Work::Decode => vec![a.last],
             })
             .collect();
+        let model_id = self.model.id().to_string();
+        let (mut prefill_tokens, mut decode_tokens) = (0, 0);
+        for ((_, work, a), input) in taken.iter_mut().zip(&inputs) {
+            if !a.started {
+                a.started = true;
+                metrics::queue_wait("llm", &model_id, a.submitted.elapsed());
+            }
+            match work {
+                Work::Decode => decode_tokens += input.len(),
+                Work::Prefill { .. } => prefill_tokens += input.len(),
+            }
+        }
         let mut items: Vec<(&mut LlmSequence, &[u32])> =
             taken.iter_mut().zip(&inputs).map(|((_, _, a), t)| (&mut a.seq, t.as_slice())).collect();
+        let step_started = Instant::now();
         let result = LlmSequence::feed_batch(&self.model, &mut items);
         drop(items);
+        metrics::step("llm", &model_id, step_started.elapsed(), inputs.len());
+        metrics::tokens(&model_id, prefill_tokens, decode_tokens);
         let logits = match result {
             Ok(l) => l,
             Err(e) => {
@@ -304,6 +326,9 @@ impl Executor {
         };
         a.generated += 1;
         a.last = token;
+        if a.generated == 1 {
+            metrics::first_token(model.id(), a.submitted.elapsed(), a.deadline);
+        }
         if model.stop_token_ids().contains(&token) {
             return Some(Ok((self.flush(a, FinishReason::EndOfText), a.generated)));
         }

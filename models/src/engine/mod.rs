@@ -5,10 +5,13 @@
 //! with decode steps, admission with a typed overload answer, cancellation) and the LLM executor thread
 //! ([`LlmExecutorHandle`]) that runs it with continuous batching over per-session KV caches, and the audio
 //! executor ([`AudioExecutorHandle`]) that batches every session's VAD chunks and end-of-turn checks per tick.
-//! ASR and TTS executors, deadlines across executors, the engine-wide handle and metrics are still to come.
+//! Both record queue wait, step time, batch size, tokens, time to first token and deadline misses through the
+//! `metrics` facade. ASR and TTS executors, priorities across executors, the engine-wide handle and the
+//! `parley bench engine` load test are still to come.
 
 mod audio_executor;
 mod llm_executor;
+mod metrics;
 mod scheduler;
 
 pub use audio_executor::{AudioExecutorHandle, AudioExecutorStats};

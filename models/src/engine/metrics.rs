@@ -1,0 +1,46 @@
+//! The engine's measurements, through the `metrics` facade (a no-op until a recorder is installed; the web
+//! crate will export them to Prometheus). Names and units:
+//!
+//! - `parley_engine_queue_wait_ms{executor,model}` — from submission to the request's first computed step
+//! - `parley_engine_step_ms{executor,model}` — one batched model call
+//! - `parley_engine_batch_size{executor,model}` — requests (or streams) in that call
+//! - `parley_engine_tokens_total{model,kind}` — LLM tokens computed, `kind` = `prefill` | `decode`
+//! - `parley_engine_first_token_ms{model}` — LLM time to first token
+//! - `parley_engine_deadline_misses_total{executor,model}` — first results later than their deadline
+
+use std::time::Duration;
+
+pub(crate) fn queue_wait(executor: &'static str, model: &str, wait: Duration) {
+    metrics::histogram!("parley_engine_queue_wait_ms", "executor" => executor, "model" => model.to_string())
+        .record(wait.as_secs_f64() * 1e3);
+}
+
+pub(crate) fn step(executor: &'static str, model: &str, took: Duration, batch: usize) {
+    metrics::histogram!("parley_engine_step_ms", "executor" => executor, "model" => model.to_string())
+        .record(took.as_secs_f64() * 1e3);
+    metrics::histogram!("parley_engine_batch_size", "executor" => executor, "model" => model.to_string())
+        .record(batch as f64);
+}
+
+pub(crate) fn tokens(model: &str, prefill: usize, decode: usize) {
+    if prefill > 0 {
+        metrics::counter!("parley_engine_tokens_total", "model" => model.to_string(), "kind" => "prefill")
+            .increment(prefill as u64);
+    }
+    if decode > 0 {
+        metrics::counter!("parley_engine_tokens_total", "model" => model.to_string(), "kind" => "decode")
+            .increment(decode as u64);
+    }
+}
+
+pub(crate) fn first_token(model: &str, took: Duration, deadline: Duration) {
+    metrics::histogram!("parley_engine_first_token_ms", "model" => model.to_string()).record(took.as_secs_f64() * 1e3);
+    if took > deadline {
+        deadline_miss("llm", model);
+    }
+}
+
+pub(crate) fn deadline_miss(executor: &'static str, model: &str) {
+    metrics::counter!("parley_engine_deadline_misses_total", "executor" => executor, "model" => model.to_string())
+        .increment(1);
+}
