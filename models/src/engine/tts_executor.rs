@@ -1,0 +1,191 @@
+//! The TTS executor: one thread that owns the Piper voice and every session's speech stream, and synthesises
+//! one clause per tick, always for the stream that has produced the fewest chunks so far (the earliest
+//! submitted first among equals). So a long reply is interleaved with others and can never delay another
+//! session's first audio by more than one clause.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::thread::JoinHandle;
+
+use super::llm_executor::EngineError;
+use super::metrics;
+use super::scheduler::RequestId;
+use crate::tts::{Chunk, PiperVoice, TtsStream};
+
+/// What a synthesis stream carries.
+#[derive(Debug)]
+pub enum TtsEvent {
+    /// One clause of audio with its word spans.
+    Chunk(Chunk),
+    /// All text pushed so far has been spoken and the stream was finished (or it failed).
+    Done(Result<usize, EngineError>),
+}
+
+enum Command {
+    Start { id: RequestId, events: SyncSender<TtsEvent> },
+    Push { id: RequestId, text: String },
+    Finish { id: RequestId },
+    Cancel { id: RequestId },
+    Shutdown,
+}
+
+/// A cloneable handle to the TTS executor thread.
+#[derive(Clone)]
+pub struct TtsExecutorHandle {
+    commands: SyncSender<Command>,
+    next_id: Arc<std::sync::atomic::AtomicU64>,
+    thread: Arc<std::sync::Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl std::fmt::Debug for TtsExecutorHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TtsExecutorHandle")
+    }
+}
+
+impl TtsExecutorHandle {
+    /// Starts the thread; `queue` bounds the commands waiting for it.
+    pub fn spawn(voice: Arc<PiperVoice>, queue: usize) -> Self {
+        let (tx, rx) = mpsc::sync_channel(queue);
+        let thread = std::thread::Builder::new()
+            .name("tts".into())
+            .spawn(move || run(voice, rx))
+            .expect("spawning the TTS executor thread");
+        Self {
+            commands: tx,
+            next_id: Arc::new(std::sync::atomic::AtomicU64::new(1)),
+            thread: Arc::new(std::sync::Mutex::new(Some(thread))),
+        }
+    }
+
+    fn send(&self, command: Command) -> Result<(), EngineError> {
+        match self.commands.try_send(command) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => Err(EngineError::Overloaded { what: "TTS command queue" }),
+            Err(TrySendError::Disconnected(_)) => Err(EngineError::Stopped),
+        }
+    }
+
+    /// Opens a stream for text that will arrive in pieces (an LLM reply); chunks arrive on the receiver.
+    pub fn start(&self, buffer: usize) -> Result<(RequestId, Receiver<TtsEvent>), EngineError> {
+        let id = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (events, rx) = mpsc::sync_channel(buffer.max(1));
+        self.send(Command::Start { id, events })?;
+        Ok((id, rx))
+    }
+
+    pub fn push(&self, id: RequestId, text: impl Into<String>) -> Result<(), EngineError> {
+        self.send(Command::Push { id, text: text.into() })
+    }
+
+    /// No more text: the rest is spoken and then `Done` follows.
+    pub fn finish(&self, id: RequestId) -> Result<(), EngineError> {
+        self.send(Command::Finish { id })
+    }
+
+    /// Speaks a whole text.
+    pub fn speak(&self, text: &str) -> Result<(RequestId, Receiver<TtsEvent>), EngineError> {
+        let (id, rx) = self.start(256)?;
+        self.push(id, text)?;
+        self.finish(id)?;
+        Ok((id, rx))
+    }
+
+    /// Stops a stream at once (barge-in); its espeak-ng processes are killed.
+    pub fn cancel(&self, id: RequestId) {
+        let _ = self.commands.send(Command::Cancel { id });
+    }
+
+    pub fn shutdown(&self) {
+        let _ = self.commands.send(Command::Shutdown);
+        if let Some(t) = self.thread.lock().ok().and_then(|mut t| t.take()) {
+            let _ = t.join();
+        }
+    }
+}
+
+struct Active {
+    stream: TtsStream,
+    events: SyncSender<TtsEvent>,
+    chunks: usize,
+    arrived: u64,
+    /// Nothing to synthesise until more text or `finish` arrives.
+    starved: bool,
+}
+
+fn run(voice: Arc<PiperVoice>, commands: Receiver<Command>) {
+    let mut active: HashMap<RequestId, Active> = HashMap::new();
+    let mut arrivals = 0u64;
+    loop {
+        let busy = active.values().any(|a| !a.starved);
+        let first = if busy { commands.try_recv().ok() } else { commands.recv().ok().or(Some(Command::Shutdown)) };
+        let mut next = first;
+        while let Some(command) = next.take().or_else(|| commands.try_recv().ok()) {
+            match command {
+                Command::Start { id, events } => {
+                    arrivals += 1;
+                    active.insert(
+                        id,
+                        Active { stream: voice.stream(), events, chunks: 0, arrived: arrivals, starved: true },
+                    );
+                }
+                Command::Push { id, text } => {
+                    if let Some(a) = active.get_mut(&id) {
+                        if let Err(e) = a.stream.push_text(&text) {
+                            let _ = a.events.try_send(TtsEvent::Done(Err(model_error(e))));
+                            active.remove(&id);
+                        } else {
+                            a.starved = false;
+                        }
+                    }
+                }
+                Command::Finish { id } => {
+                    if let Some(a) = active.get_mut(&id) {
+                        if let Err(e) = a.stream.finish() {
+                            let _ = a.events.try_send(TtsEvent::Done(Err(model_error(e))));
+                            active.remove(&id);
+                        } else {
+                            a.starved = false;
+                        }
+                    }
+                }
+                Command::Cancel { id } => {
+                    active.remove(&id);
+                }
+                Command::Shutdown => return,
+            }
+        }
+        // One clause for the stream with the fewest chunks so far (first audio first), oldest among equals.
+        let Some(id) =
+            active.iter().filter(|(_, a)| !a.starved).min_by_key(|(_, a)| (a.chunks, a.arrived)).map(|(id, _)| *id)
+        else {
+            continue;
+        };
+        let Some(a) = active.get_mut(&id) else { continue };
+        let started = std::time::Instant::now();
+        match a.stream.next_chunk(&voice) {
+            Ok(Some(chunk)) => {
+                metrics::step("tts", "piper-joe", started.elapsed(), 1);
+                a.chunks += 1;
+                if a.events.try_send(TtsEvent::Chunk(chunk)).is_err() {
+                    // The listener is gone or not reading: stop speaking for it.
+                    active.remove(&id);
+                }
+            }
+            Ok(None) if a.stream.is_done() => {
+                let _ = a.events.try_send(TtsEvent::Done(Ok(a.chunks)));
+                active.remove(&id);
+            }
+            Ok(None) => a.starved = true,
+            Err(e) => {
+                let _ = a.events.try_send(TtsEvent::Done(Err(model_error(e))));
+                active.remove(&id);
+            }
+        }
+    }
+}
+
+fn model_error(e: impl std::fmt::Display) -> EngineError {
+    EngineError::Model { stage: "tts", message: e.to_string() }
+}
