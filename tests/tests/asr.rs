@@ -87,3 +87,15 @@ fn a_batch_of_utterances_through_one_encoder_pass_gives_the_single_transcripts()
         assert_eq!(b.segments, single.segments);
     }
 }
+
+#[test]
+fn the_asr_executor_serves_concurrent_sessions() {
+    let Some(store) = model_store() else { return };
+    let engine = parley_models::engine::AsrExecutorHandle::spawn(WhisperAsr::load(&store).unwrap(), 16);
+    let files = ["sentence_1.wav", "sentence_2.wav", "silence.wav"];
+    let replies: Vec<_> = files.iter().map(|f| engine.transcribe(fixture(f).audio_16k()).unwrap()).collect();
+    let texts: Vec<String> = replies.into_iter().map(|r| r.recv().unwrap().unwrap().text).collect();
+    assert_eq!(texts[0], "What is the weather like in Paris today?");
+    assert_eq!(texts[1], "I would like to order a large pizza with mushrooms.");
+    engine.shutdown();
+}

@@ -1,0 +1,97 @@
+//! The ASR executor: one thread that owns Whisper and transcribes every session's utterances. Requests that
+//! arrive together go through one batched encoder pass ([`WhisperAsr::transcribe_batch`]), then each is decoded;
+//! audio longer than one 30 s window is transcribed on its own.
+
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::thread::JoinHandle;
+
+use super::llm_executor::EngineError;
+use super::metrics;
+use crate::asr::{Transcript, WINDOW_SAMPLES, WhisperAsr};
+
+type Reply = SyncSender<Result<Transcript, EngineError>>;
+
+enum Command {
+    Transcribe { audio: Vec<f32>, reply: Reply },
+    Shutdown,
+}
+
+/// A cloneable handle to the ASR executor thread.
+#[derive(Clone)]
+pub struct AsrExecutorHandle {
+    commands: SyncSender<Command>,
+    thread: std::sync::Arc<std::sync::Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl std::fmt::Debug for AsrExecutorHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AsrExecutorHandle")
+    }
+}
+
+impl AsrExecutorHandle {
+    /// Starts the thread; `queue` bounds the requests waiting for it (more are refused as overload).
+    pub fn spawn(asr: WhisperAsr, queue: usize) -> Self {
+        let (tx, rx) = mpsc::sync_channel(queue);
+        let thread = std::thread::Builder::new()
+            .name("asr".into())
+            .spawn(move || run(asr, rx))
+            .expect("spawning the ASR executor thread");
+        Self { commands: tx, thread: std::sync::Arc::new(std::sync::Mutex::new(Some(thread))) }
+    }
+
+    /// Transcribes 16 kHz audio (an utterance so far, or a whole one).
+    pub fn transcribe(&self, audio: Vec<f32>) -> Result<Receiver<Result<Transcript, EngineError>>, EngineError> {
+        let (reply, rx) = mpsc::sync_channel(1);
+        match self.commands.try_send(Command::Transcribe { audio, reply }) {
+            Ok(()) => Ok(rx),
+            Err(TrySendError::Full(_)) => Err(EngineError::Overloaded { what: "ASR queue" }),
+            Err(TrySendError::Disconnected(_)) => Err(EngineError::Stopped),
+        }
+    }
+
+    pub fn shutdown(&self) {
+        let _ = self.commands.send(Command::Shutdown);
+        if let Some(t) = self.thread.lock().ok().and_then(|mut t| t.take()) {
+            let _ = t.join();
+        }
+    }
+}
+
+fn run(mut asr: WhisperAsr, commands: Receiver<Command>) {
+    loop {
+        let Ok(first) = commands.recv() else { return };
+        let mut batch: Vec<(Vec<f32>, Reply)> = Vec::new();
+        let mut next = Some(first);
+        while let Some(command) = next.take().or_else(|| commands.try_recv().ok()) {
+            match command {
+                Command::Transcribe { audio, reply } => batch.push((audio, reply)),
+                Command::Shutdown => return,
+            }
+        }
+        let (short, long): (Vec<_>, Vec<_>) = batch.into_iter().partition(|(a, _)| a.len() <= WINDOW_SAMPLES);
+        if !short.is_empty() {
+            let clips: Vec<&[f32]> = short.iter().map(|(a, _)| a.as_slice()).collect();
+            let started = std::time::Instant::now();
+            let result = asr.transcribe_batch(&clips);
+            metrics::step("asr", "whisper-tiny-en", started.elapsed(), clips.len());
+            match result {
+                Ok(transcripts) => {
+                    for ((_, reply), t) in short.iter().zip(transcripts) {
+                        let _ = reply.try_send(Ok(t));
+                    }
+                }
+                Err(e) => {
+                    for (_, reply) in &short {
+                        let _ = reply.try_send(Err(EngineError::Model { stage: "asr", message: e.to_string() }));
+                    }
+                }
+            }
+        }
+        for (audio, reply) in long {
+            let result =
+                asr.transcribe(&audio).map_err(|e| EngineError::Model { stage: "asr", message: e.to_string() });
+            let _ = reply.try_send(result);
+        }
+    }
+}
