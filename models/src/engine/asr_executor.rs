@@ -2,9 +2,9 @@
 //! arrive together go through one batched encoder pass ([`WhisperAsr::transcribe_batch`]), then each is decoded;
 //! audio longer than one 30 s window is transcribed on its own.
 
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::thread::JoinHandle;
+use std::sync::mpsc::{self, Receiver, SyncSender};
 
+use super::executor_thread::ExecutorThread;
 use super::llm_executor::EngineError;
 use super::metrics;
 use crate::asr::{Transcript, WINDOW_SAMPLES, WhisperAsr};
@@ -19,8 +19,7 @@ enum Command {
 /// A cloneable handle to the ASR executor thread.
 #[derive(Clone)]
 pub struct AsrExecutorHandle {
-    commands: SyncSender<Command>,
-    thread: std::sync::Arc<std::sync::Mutex<Option<JoinHandle<()>>>>,
+    thread: ExecutorThread<Command>,
 }
 
 impl std::fmt::Debug for AsrExecutorHandle {
@@ -32,29 +31,18 @@ impl std::fmt::Debug for AsrExecutorHandle {
 impl AsrExecutorHandle {
     /// Starts the thread; `queue` bounds the requests waiting for it (more are refused as overload).
     pub fn spawn(asr: WhisperAsr, queue: usize) -> Self {
-        let (tx, rx) = mpsc::sync_channel(queue);
-        let thread = std::thread::Builder::new()
-            .name("asr".into())
-            .spawn(move || run(asr, rx))
-            .expect("spawning the ASR executor thread");
-        Self { commands: tx, thread: std::sync::Arc::new(std::sync::Mutex::new(Some(thread))) }
+        Self { thread: ExecutorThread::spawn("asr".into(), "ASR queue", queue, move |rx| run(asr, rx)) }
     }
 
     /// Transcribes 16 kHz audio (an utterance so far, or a whole one).
     pub fn transcribe(&self, audio: Vec<f32>) -> Result<Receiver<Result<Transcript, EngineError>>, EngineError> {
         let (reply, rx) = mpsc::sync_channel(1);
-        match self.commands.try_send(Command::Transcribe { audio, reply }) {
-            Ok(()) => Ok(rx),
-            Err(TrySendError::Full(_)) => Err(EngineError::Overloaded { what: "ASR queue" }),
-            Err(TrySendError::Disconnected(_)) => Err(EngineError::Stopped),
-        }
+        self.thread.try_send(Command::Transcribe { audio, reply })?;
+        Ok(rx)
     }
 
     pub fn shutdown(&self) {
-        let _ = self.commands.send(Command::Shutdown);
-        if let Some(t) = self.thread.lock().ok().and_then(|mut t| t.take()) {
-            let _ = t.join();
-        }
+        self.thread.shutdown(Command::Shutdown);
     }
 }
 

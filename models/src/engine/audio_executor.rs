@@ -4,9 +4,9 @@
 //! end-of-turn checks, and answers each request on its own channel.
 
 use std::collections::HashMap;
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::thread::JoinHandle;
+use std::sync::mpsc::{self, Receiver, SyncSender};
 
+use super::executor_thread::ExecutorThread;
 use super::llm_executor::EngineError;
 use crate::turn::SmartTurn;
 use crate::vad::{ChunkProbability, SileroVad, VadStream};
@@ -31,9 +31,8 @@ pub struct AudioExecutorStats {
 /// A cloneable handle to the audio executor thread.
 #[derive(Clone)]
 pub struct AudioExecutorHandle {
-    commands: SyncSender<Command>,
+    thread: ExecutorThread<Command>,
     stats: std::sync::Arc<std::sync::Mutex<AudioExecutorStats>>,
-    thread: std::sync::Arc<std::sync::Mutex<Option<JoinHandle<()>>>>,
 }
 
 impl std::fmt::Debug for AudioExecutorHandle {
@@ -45,22 +44,12 @@ impl std::fmt::Debug for AudioExecutorHandle {
 impl AudioExecutorHandle {
     /// Starts the thread; `queue` bounds the commands waiting for it.
     pub fn spawn(vad: SileroVad, turn: SmartTurn, queue: usize) -> Self {
-        let (tx, rx) = mpsc::sync_channel(queue);
         let stats = std::sync::Arc::new(std::sync::Mutex::new(AudioExecutorStats::default()));
         let shared = stats.clone();
-        let thread = std::thread::Builder::new()
-            .name("audio-models".into())
-            .spawn(move || run(vad, turn, rx, shared))
-            .expect("spawning the audio executor thread");
-        Self { commands: tx, stats, thread: std::sync::Arc::new(std::sync::Mutex::new(Some(thread))) }
-    }
-
-    fn send(&self, command: Command) -> Result<(), EngineError> {
-        match self.commands.try_send(command) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => Err(EngineError::Overloaded { what: "audio command queue" }),
-            Err(TrySendError::Disconnected(_)) => Err(EngineError::Stopped),
-        }
+        let thread = ExecutorThread::spawn("audio-models".into(), "audio command queue", queue, move |rx| {
+            run(vad, turn, rx, shared)
+        });
+        Self { thread, stats }
     }
 
     /// Queues 16 kHz samples of a session's stream; the answer holds the probabilities of every chunk that
@@ -71,20 +60,20 @@ impl AudioExecutorHandle {
         samples: Vec<f32>,
     ) -> Result<Receiver<Result<Vec<ChunkProbability>, EngineError>>, EngineError> {
         let (reply, rx) = mpsc::sync_channel(1);
-        self.send(Command::Vad { session, samples, reply })?;
+        self.thread.try_send(Command::Vad { session, samples, reply })?;
         Ok(rx)
     }
 
     /// Asks whether `audio` (the user's speech so far, 16 kHz) ends a finished turn.
     pub fn end_of_turn(&self, audio: Vec<f32>) -> Result<Receiver<Result<f32, EngineError>>, EngineError> {
         let (reply, rx) = mpsc::sync_channel(1);
-        self.send(Command::EndOfTurn { audio, reply })?;
+        self.thread.try_send(Command::EndOfTurn { audio, reply })?;
         Ok(rx)
     }
 
     /// Forgets a session's VAD stream.
     pub fn close(&self, session: u64) {
-        let _ = self.commands.send(Command::Close { session });
+        self.thread.send(Command::Close { session });
     }
 
     pub fn stats(&self) -> AudioExecutorStats {
@@ -92,10 +81,7 @@ impl AudioExecutorHandle {
     }
 
     pub fn shutdown(&self) {
-        let _ = self.commands.send(Command::Shutdown);
-        if let Some(t) = self.thread.lock().ok().and_then(|mut t| t.take()) {
-            let _ = t.join();
-        }
+        self.thread.shutdown(Command::Shutdown);
     }
 }
 

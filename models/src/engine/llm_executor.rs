@@ -6,10 +6,10 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::thread::JoinHandle;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
+use super::executor_thread::ExecutorThread;
 use super::metrics;
 use super::scheduler::{Admission, LlmScheduler, Priority, RequestId, SchedulerConfig, Work};
 use crate::llm::{
@@ -85,10 +85,9 @@ enum Command {
 /// A cloneable handle to an LLM executor thread.
 #[derive(Clone)]
 pub struct LlmExecutorHandle {
-    commands: SyncSender<Command>,
+    thread: ExecutorThread<Command>,
     next_id: Arc<std::sync::atomic::AtomicU64>,
     event_buffer: usize,
-    thread: Arc<std::sync::Mutex<Option<JoinHandle<()>>>>,
 }
 
 impl std::fmt::Debug for LlmExecutorHandle {
@@ -100,18 +99,11 @@ impl std::fmt::Debug for LlmExecutorHandle {
 impl LlmExecutorHandle {
     /// Starts the executor thread for `model`.
     pub fn spawn(model: Arc<LlmModel>, config: LlmExecutorConfig) -> Self {
-        let (tx, rx) = mpsc::sync_channel(config.command_queue);
         let event_buffer = config.event_buffer;
-        let thread = std::thread::Builder::new()
-            .name(format!("llm-{}", model.id()))
-            .spawn(move || Executor::new(model, config).run(rx))
-            .expect("spawning the LLM executor thread");
-        Self {
-            commands: tx,
-            next_id: Arc::new(std::sync::atomic::AtomicU64::new(1)),
-            event_buffer,
-            thread: Arc::new(std::sync::Mutex::new(Some(thread))),
-        }
+        let (name, capacity) = (format!("llm-{}", model.id()), config.command_queue);
+        let thread =
+            ExecutorThread::spawn(name, "LLM command queue", capacity, move |rx| Executor::new(model, config).run(rx));
+        Self { thread, next_id: Arc::new(std::sync::atomic::AtomicU64::new(1)), event_buffer }
     }
 
     /// Submits a request; its text and its end arrive on the returned bounded stream. Dropping the receiver
@@ -119,24 +111,18 @@ impl LlmExecutorHandle {
     pub fn generate(&self, request: LlmRequest) -> Result<(RequestId, Receiver<LlmEvent>), EngineError> {
         let id = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (events, rx) = mpsc::sync_channel(self.event_buffer);
-        match self.commands.try_send(Command::Generate { id, request, events }) {
-            Ok(()) => Ok((id, rx)),
-            Err(TrySendError::Full(_)) => Err(EngineError::Overloaded { what: "LLM command queue" }),
-            Err(TrySendError::Disconnected(_)) => Err(EngineError::Stopped),
-        }
+        self.thread.try_send(Command::Generate { id, request, events })?;
+        Ok((id, rx))
     }
 
     /// Cancels a request; its slot and batch place are free from the next step.
     pub fn cancel(&self, id: RequestId) {
-        let _ = self.commands.send(Command::Cancel(id));
+        self.thread.send(Command::Cancel(id));
     }
 
     /// Stops the executor and waits for its thread.
     pub fn shutdown(&self) {
-        let _ = self.commands.send(Command::Shutdown);
-        if let Some(t) = self.thread.lock().ok().and_then(|mut t| t.take()) {
-            let _ = t.join();
-        }
+        self.thread.shutdown(Command::Shutdown);
     }
 }
 

@@ -17,6 +17,7 @@
 
 mod asr_executor;
 mod audio_executor;
+mod executor_thread;
 mod llm_executor;
 mod metrics;
 mod scheduler;

@@ -5,9 +5,9 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::thread::JoinHandle;
+use std::sync::mpsc::{self, Receiver, SyncSender};
 
+use super::executor_thread::ExecutorThread;
 use super::llm_executor::EngineError;
 use super::metrics;
 use super::scheduler::RequestId;
@@ -33,9 +33,8 @@ enum Command {
 /// A cloneable handle to the TTS executor thread.
 #[derive(Clone)]
 pub struct TtsExecutorHandle {
-    commands: SyncSender<Command>,
+    thread: ExecutorThread<Command>,
     next_id: Arc<std::sync::atomic::AtomicU64>,
-    thread: Arc<std::sync::Mutex<Option<JoinHandle<()>>>>,
 }
 
 impl std::fmt::Debug for TtsExecutorHandle {
@@ -47,41 +46,25 @@ impl std::fmt::Debug for TtsExecutorHandle {
 impl TtsExecutorHandle {
     /// Starts the thread; `queue` bounds the commands waiting for it.
     pub fn spawn(voice: Arc<PiperVoice>, queue: usize) -> Self {
-        let (tx, rx) = mpsc::sync_channel(queue);
-        let thread = std::thread::Builder::new()
-            .name("tts".into())
-            .spawn(move || run(voice, rx))
-            .expect("spawning the TTS executor thread");
-        Self {
-            commands: tx,
-            next_id: Arc::new(std::sync::atomic::AtomicU64::new(1)),
-            thread: Arc::new(std::sync::Mutex::new(Some(thread))),
-        }
-    }
-
-    fn send(&self, command: Command) -> Result<(), EngineError> {
-        match self.commands.try_send(command) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => Err(EngineError::Overloaded { what: "TTS command queue" }),
-            Err(TrySendError::Disconnected(_)) => Err(EngineError::Stopped),
-        }
+        let thread = ExecutorThread::spawn("tts".into(), "TTS command queue", queue, move |rx| run(voice, rx));
+        Self { thread, next_id: Arc::new(std::sync::atomic::AtomicU64::new(1)) }
     }
 
     /// Opens a stream for text that will arrive in pieces (an LLM reply); chunks arrive on the receiver.
     pub fn start(&self, buffer: usize) -> Result<(RequestId, Receiver<TtsEvent>), EngineError> {
         let id = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (events, rx) = mpsc::sync_channel(buffer.max(1));
-        self.send(Command::Start { id, events })?;
+        self.thread.try_send(Command::Start { id, events })?;
         Ok((id, rx))
     }
 
     pub fn push(&self, id: RequestId, text: impl Into<String>) -> Result<(), EngineError> {
-        self.send(Command::Push { id, text: text.into() })
+        self.thread.try_send(Command::Push { id, text: text.into() })
     }
 
     /// No more text: the rest is spoken and then `Done` follows.
     pub fn finish(&self, id: RequestId) -> Result<(), EngineError> {
-        self.send(Command::Finish { id })
+        self.thread.try_send(Command::Finish { id })
     }
 
     /// Speaks a whole text.
@@ -94,14 +77,11 @@ impl TtsExecutorHandle {
 
     /// Stops a stream at once (barge-in); its espeak-ng processes are killed.
     pub fn cancel(&self, id: RequestId) {
-        let _ = self.commands.send(Command::Cancel { id });
+        self.thread.send(Command::Cancel { id });
     }
 
     pub fn shutdown(&self) {
-        let _ = self.commands.send(Command::Shutdown);
-        if let Some(t) = self.thread.lock().ok().and_then(|mut t| t.take()) {
-            let _ = t.join();
-        }
+        self.thread.shutdown(Command::Shutdown);
     }
 }
 
