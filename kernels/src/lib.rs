@@ -17,9 +17,12 @@
 //! assert!(cuda::CudaDevice::open(0).is_err());
 //! ```
 
+pub mod attention;
 pub mod cpu;
 pub mod cuda;
 pub mod mel;
+pub mod parallel;
+pub mod q8_0;
 
 pub use cpu::CpuFeatures;
 

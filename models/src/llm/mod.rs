@@ -28,6 +28,7 @@ mod chat_template;
 mod detokenizer;
 mod error;
 mod generate;
+mod linear;
 mod model;
 mod sampling;
 mod sequence;

@@ -7,10 +7,12 @@
 //! what a batching engine needs. The numerics follow candle's implementations (same kernels, same RoPE
 //! conventions: interleaved for llama, NEOX for qwen2).
 
-use candle_core::quantized::{GgmlDType, QMatMul, QTensor, gguf_file};
-use candle_core::{DType, Device, IndexOp, Module, Result, Tensor};
-use candle_transformers::quantized_nn::RmsNorm;
-use candle_transformers::utils::{build_causal_mask, repeat_kv};
+use candle_core::quantized::{GgmlDType, QTensor, gguf_file};
+use candle_core::{Device, Result, Tensor};
+use parley_kernels::attention::{AttentionShape, RopeLayout, causal_attention, rms_norm, rope};
+use parley_kernels::parallel;
+
+use super::linear::Linear;
 
 /// The longest RoPE table we precompute, whatever the GGUF claims (Qwen2.5 says 32768).
 const MAX_POSITIONS: usize = 32_768;
@@ -34,12 +36,20 @@ impl Architecture {
     }
 }
 
-/// Per-sequence attention state: for every layer the keys and values of all tokens fed so far,
-/// shaped `[1, n_kv_head, len, head_dim]`.
+/// Per-sequence attention state: for every layer the keys and values of all tokens fed so far, position
+/// major (`[len, n_kv_head, head_dim]`), so a new position is an append and a rollback a truncate.
 #[derive(Debug, Clone, Default)]
 pub struct KvCache {
-    layers: Vec<Option<(Tensor, Tensor)>>,
+    layers: Vec<LayerKv>,
     len: usize,
+    /// Values per position per layer (`n_kv_head × head_dim`).
+    kv_dim: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+struct LayerKv {
+    k: Vec<f32>,
+    v: Vec<f32>,
 }
 
 impl KvCache {
@@ -52,78 +62,113 @@ impl KvCache {
         self.len == 0
     }
 
+    /// Bytes of keys and values held (for the engine's KV memory budget).
+    pub fn bytes(&self) -> usize {
+        self.layers.iter().map(|l| (l.k.len() + l.v.len()) * std::mem::size_of::<f32>()).sum()
+    }
+
     /// Forget everything after the first `len` positions (used when a new turn diverges from history).
     pub fn truncate(&mut self, len: usize) -> Result<()> {
-        if len >= self.len {
-            return Ok(());
+        if len < self.len {
+            self.restore(len);
         }
-        if len == 0 {
-            self.clear();
-            return Ok(());
-        }
-        for (k, v) in self.layers.iter_mut().flatten() {
-            *k = k.narrow(2, 0, len)?;
-            *v = v.narrow(2, 0, len)?;
-        }
-        self.len = len;
         Ok(())
     }
 
+    /// Forgets everything and releases the memory.
     pub fn clear(&mut self) {
-        self.layers.iter_mut().for_each(|l| *l = None);
+        self.layers.iter_mut().for_each(|l| *l = LayerKv::default());
         self.len = 0;
     }
 
-    /// Brings every layer back to `len` positions after a failed forward pass (some layers may hold more).
+    /// Brings every layer back to `len` positions (after a failed forward pass some layers may hold more).
     fn restore(&mut self, len: usize) {
         if len == 0 {
             return self.clear();
         }
+        let keep = len * self.kv_dim;
         for layer in &mut self.layers {
-            if let Some((k, v)) = layer {
-                match (k.narrow(2, 0, len), v.narrow(2, 0, len)) {
-                    (Ok(k2), Ok(v2)) => (*k, *v) = (k2, v2),
-                    _ => *layer = None,
-                }
-            }
+            layer.k.truncate(keep);
+            layer.v.truncate(keep);
         }
-        if self.layers.iter().any(Option::is_none) {
-            // A layer lost its state: nothing consistent is left.
-            self.clear();
-        } else {
-            self.len = len;
-        }
+        self.len = len;
     }
 }
 
 #[derive(Debug)]
 struct Layer {
-    wq: QMatMul,
-    wk: QMatMul,
-    wv: QMatMul,
-    wo: QMatMul,
+    qkv: Projections<3>,
+    wo: Linear,
     /// q, k, v biases (qwen2 only).
-    qkv_bias: Option<(Tensor, Tensor, Tensor)>,
-    attn_norm: RmsNorm,
-    ffn_norm: RmsNorm,
-    gate: QMatMul,
-    up: QMatMul,
-    down: QMatMul,
+    qkv_bias: Option<(Vec<f32>, Vec<f32>, Vec<f32>)>,
+    attn_norm: Vec<f32>,
+    ffn_norm: Vec<f32>,
+    gate_up: Projections<2>,
+    down: Linear,
+}
+
+/// Matrices applied to the same input: q, k, v; gate, up.
+#[derive(Debug)]
+enum Projections<const N: usize> {
+    /// As one matrix, when our kernel runs them (one call instead of N: fewer hand-offs to the kernel threads
+    /// per layer); each output row holds the N results side by side.
+    Stacked(Linear),
+    Separate([Linear; N]),
+}
+
+impl<const N: usize> Projections<N> {
+    fn new(parts: [Linear; N]) -> Self {
+        match Linear::stack(&parts.each_ref()) {
+            Some(stacked) => Projections::Stacked(stacked),
+            None => Projections::Separate(parts),
+        }
+    }
+
+    /// The N outputs, each `rows × its width`.
+    fn forward_rows(&self, x: &[f32], rows: usize, widths: [usize; N]) -> Result<[Vec<f32>; N]> {
+        match self {
+            Projections::Separate(parts) => {
+                let mut out: [Vec<f32>; N] = std::array::from_fn(|_| Vec::new());
+                for (o, p) in out.iter_mut().zip(parts) {
+                    *o = p.forward_rows(x, rows)?;
+                }
+                Ok(out)
+            }
+            Projections::Stacked(m) => {
+                let all = m.forward_rows(x, rows)?;
+                let mut out: [Vec<f32>; N] = std::array::from_fn(|i| Vec::with_capacity(rows * widths[i]));
+                let width: usize = widths.iter().sum();
+                for row in all.chunks_exact(width) {
+                    let mut at = 0;
+                    for (o, w) in out.iter_mut().zip(widths) {
+                        o.extend_from_slice(&row[at..at + w]);
+                        at += w;
+                    }
+                }
+                Ok(out)
+            }
+        }
+    }
 }
 
 /// The loaded weights. Immutable after loading; every method takes `&self`.
 #[derive(Debug)]
 pub struct Transformer {
     arch: Architecture,
-    embed: candle_nn::Embedding,
+    /// `[vocab, hidden]`, dequantized.
+    embed: Vec<f32>,
     layers: Vec<Layer>,
-    norm: RmsNorm,
-    output: QMatMul,
-    cos: Tensor,
-    sin: Tensor,
+    norm: Vec<f32>,
+    eps: f32,
+    output: Linear,
+    /// `[max_positions, rope_dim / 2]` each.
+    cos: Vec<f32>,
+    sin: Vec<f32>,
     n_head: usize,
     n_kv_head: usize,
     head_dim: usize,
+    hidden: usize,
+    ffn_dim: usize,
     max_positions: usize,
     vocab_size: usize,
     device: Device,
@@ -150,15 +195,17 @@ impl Transformer {
         reader: &mut R,
         device: &Device,
         requantize: bool,
+        own_kernels: bool,
     ) -> Result<Self> {
-        let matmul = |t: QTensor| -> Result<QMatMul> {
+        let matmul = |t: QTensor| -> Result<Linear> {
             let slow = matches!(t.dtype(), GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1);
             let fits = t.shape().dims().last().is_some_and(|k| k % GgmlDType::Q8_0.block_size() == 0);
-            if requantize && slow && fits {
-                QMatMul::from_qtensor(QTensor::quantize(&t.dequantize(device)?, GgmlDType::Q8_0)?)
+            let t = if requantize && slow && fits {
+                QTensor::quantize(&t.dequantize(device)?, GgmlDType::Q8_0)?
             } else {
-                QMatMul::from_qtensor(t)
-            }
+                t
+            };
+            Linear::new(t, device, own_kernels)
         };
         let a = arch.key();
         let n_head = md_u32(ct, &format!("{a}.attention.head_count"))?;
@@ -178,21 +225,25 @@ impl Transformer {
         // RoPE tables, [max_positions, rope_dim / 2].
         let theta: Vec<f32> =
             (0..rope_dim).step_by(2).map(|i| 1f32 / rope_base.powf(i as f32 / rope_dim as f32)).collect();
-        let theta = Tensor::new(theta.as_slice(), device)?;
-        let positions = Tensor::arange(0, max_positions as u32, device)?.to_dtype(DType::F32)?;
-        let angles = positions.reshape((max_positions, 1))?.matmul(&theta.reshape((1, theta.elem_count()))?)?;
-        let (cos, sin) = (angles.cos()?, angles.sin()?);
+        let angles: Vec<f32> = (0..max_positions).flat_map(|p| theta.iter().map(move |t| p as f32 * t)).collect();
+        let cos = angles.iter().map(|a| a.cos()).collect();
+        let sin = angles.iter().map(|a| a.sin()).collect();
+        let vector = |t: QTensor| -> Result<Vec<f32>> { t.dequantize(device)?.flatten_all()?.to_vec1::<f32>() };
 
         let embed_q = ct.tensor(reader, "token_embd.weight", device)?;
         let vocab_size = embed_q.shape().dims().first().copied().unwrap_or(0);
-        let embed = candle_nn::Embedding::new(embed_q.dequantize(device)?, hidden);
-        let norm = RmsNorm::from_qtensor(ct.tensor(reader, "output_norm.weight", device)?, eps)?;
+        let embed = vector(ct.tensor(reader, "token_embd.weight", device)?)?;
+        if embed.len() != vocab_size * hidden {
+            candle_core::bail!("token_embd.weight holds {} values, not {vocab_size} × {hidden}", embed.len());
+        }
+        let norm = vector(ct.tensor(reader, "output_norm.weight", device)?)?;
         let output = match ct.tensor(reader, "output.weight", device) {
             Ok(t) => matmul(t)?,
             // Tied embeddings.
             Err(_) => matmul(embed_q)?,
         };
 
+        let ffn_dim = md_u32(ct, &format!("{a}.feed_forward_length"))?;
         let mut layers = Vec::with_capacity(n_layer);
         for i in 0..n_layer {
             let mut q = |name: &str| ct.tensor(reader, &format!("blk.{i}.{name}"), device);
@@ -202,30 +253,33 @@ impl Transformer {
             let wo = matmul(q("attn_output.weight")?)?;
             let qkv_bias = match arch {
                 Architecture::Llama => None,
-                Architecture::Qwen2 => Some((
-                    q("attn_q.bias")?.dequantize(device)?,
-                    q("attn_k.bias")?.dequantize(device)?,
-                    q("attn_v.bias")?.dequantize(device)?,
-                )),
+                Architecture::Qwen2 => {
+                    Some((vector(q("attn_q.bias")?)?, vector(q("attn_k.bias")?)?, vector(q("attn_v.bias")?)?))
+                }
             };
-            let attn_norm = RmsNorm::from_qtensor(q("attn_norm.weight")?, eps)?;
-            let ffn_norm = RmsNorm::from_qtensor(q("ffn_norm.weight")?, eps)?;
+            let attn_norm = vector(q("attn_norm.weight")?)?;
+            let ffn_norm = vector(q("ffn_norm.weight")?)?;
             let gate = matmul(q("ffn_gate.weight")?)?;
             let up = matmul(q("ffn_up.weight")?)?;
             let down = matmul(q("ffn_down.weight")?)?;
-            layers.push(Layer { wq, wk, wv, wo, qkv_bias, attn_norm, ffn_norm, gate, up, down });
+            let qkv = Projections::new([wq, wk, wv]);
+            let gate_up = Projections::new([gate, up]);
+            layers.push(Layer { qkv, wo, qkv_bias, attn_norm, ffn_norm, gate_up, down });
         }
         Ok(Self {
             arch,
             embed,
             layers,
             norm,
+            eps: eps as f32,
             output,
             cos,
             sin,
             n_head,
             n_kv_head,
             head_dim,
+            hidden,
+            ffn_dim,
             max_positions,
             vocab_size,
             device: device.clone(),
@@ -247,34 +301,18 @@ impl Transformer {
 
     /// An empty cache sized for this model.
     pub fn new_cache(&self) -> KvCache {
-        KvCache { layers: vec![None; self.layers.len()], len: 0 }
+        KvCache { layers: vec![LayerKv::default(); self.layers.len()], len: 0, kv_dim: self.kv_dim() }
+    }
+
+    fn kv_dim(&self) -> usize {
+        self.n_kv_head * self.head_dim
     }
 
     /// Feeds `tokens` after the `cache.len()` positions already in `cache` and returns the logits (f32,
     /// `[vocab]`) of the last one. On error the cache is left as it was before the call.
     pub fn forward(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Tensor> {
-        let start = cache.len;
-        if tokens.is_empty() {
-            candle_core::bail!("no tokens to feed");
-        }
-        if start + tokens.len() > self.max_positions {
-            candle_core::bail!("{} positions exceed the context of {}", start + tokens.len(), self.max_positions);
-        }
-        if cache.layers.len() != self.layers.len() {
-            cache.layers = vec![None; self.layers.len()];
-        }
-        let result = self.forward_inner(tokens, cache, start);
-        match result {
-            Ok(logits) => {
-                cache.len = start + tokens.len();
-                Ok(logits)
-            }
-            Err(e) => {
-                // Layers before the failure already appended their keys and values; cut them back.
-                cache.restore(start);
-                Err(e)
-            }
-        }
+        let mut logits = self.forward_batch(&mut [(tokens, cache)])?;
+        logits.pop().ok_or_else(|| candle_core::Error::Msg("no logits".into()))
     }
 
     /// Feeds several sequences in one pass — continuous batching: each item is a sequence's next token (decode)
@@ -294,8 +332,11 @@ impl Transformer {
                     self.max_positions
                 );
             }
-            if cache.layers.len() != self.layers.len() {
-                cache.layers = vec![None; self.layers.len()];
+            if let Some(&t) = tokens.iter().find(|&&t| t as usize >= self.vocab_size) {
+                candle_core::bail!("token {t} is outside the vocabulary of {}", self.vocab_size);
+            }
+            if cache.layers.len() != self.layers.len() || cache.kv_dim != self.kv_dim() {
+                **cache = self.new_cache();
             }
             starts.push(cache.len);
         }
@@ -316,143 +357,100 @@ impl Transformer {
     }
 
     fn forward_batch_inner(&self, items: &mut [(&[u32], &mut KvCache)], starts: &[usize]) -> Result<Vec<Tensor>> {
-        let all: Vec<u32> = items.iter().flat_map(|(t, _)| t.iter().copied()).collect();
-        let total = all.len();
-        // Per item: offset in the packed batch, length, rotary tables and causal mask.
-        let mut spans = Vec::with_capacity(items.len());
-        let mut offset = 0;
-        for ((tokens, _), &start) in items.iter().zip(starts) {
-            let n = tokens.len();
-            let mask = if n == 1 { None } else { Some(build_causal_mask(n, start, &self.device)?) };
-            spans.push((offset, n, self.cos.narrow(0, start, n)?, self.sin.narrow(0, start, n)?, mask));
-            offset += n;
+        let hidden = self.hidden;
+        let total: usize = items.iter().map(|(t, _)| t.len()).sum();
+        let (q_dim, kv_dim) = (self.n_head * self.head_dim, self.kv_dim());
+        let shape = AttentionShape { heads: self.n_head, kv_heads: self.n_kv_head, head_dim: self.head_dim };
+        let layout = match self.arch {
+            Architecture::Llama => RopeLayout::Interleaved,
+            Architecture::Qwen2 => RopeLayout::Halves,
+        };
+        let half = self.cos.len() / self.max_positions;
+
+        let mut h = Vec::with_capacity(total * hidden);
+        for (tokens, _) in items.iter() {
+            for &t in tokens.iter() {
+                h.extend_from_slice(&self.embed[t as usize * hidden..][..hidden]);
+            }
         }
-        let input = Tensor::new(all.as_slice(), &self.device)?.unsqueeze(0)?;
-        let mut h = self.embed.forward(&input)?;
+        let mut x = vec![0f32; total * hidden];
+        let mut attn = vec![0f32; total * q_dim];
         for (l, layer) in self.layers.iter().enumerate() {
-            let x = layer.attn_norm.forward(&h)?;
-            let (q, k, v) = self.qkv(layer, &x)?;
-            let mut ys = Vec::with_capacity(items.len());
-            for ((_, cache), (offset, n, cos, sin, mask)) in items.iter_mut().zip(&spans) {
-                let part = |t: &Tensor| t.narrow(1, *offset, *n);
+            rms_norm(&h, &layer.attn_norm, self.eps, &mut x);
+            let [mut q, mut k, mut v] = layer.qkv.forward_rows(&x, total, [q_dim, kv_dim, kv_dim])?;
+            if let Some((bq, bk, bv)) = &layer.qkv_bias {
+                add_rows(&mut q, bq);
+                add_rows(&mut k, bk);
+                add_rows(&mut v, bv);
+            }
+            // Per sequence: rotate its new queries and keys, append keys and values to its cache (serial,
+            // cheap), then attention for all sequences at once on the kernel threads.
+            let mut work = Vec::with_capacity(items.len());
+            let mut q_rest: &mut [f32] = &mut q;
+            let mut out_rest: &mut [f32] = &mut attn;
+            let mut row = 0;
+            for ((tokens, cache), &start) in items.iter_mut().zip(starts) {
+                let n = tokens.len();
+                let (q_item, rest) = std::mem::take(&mut q_rest).split_at_mut(n * q_dim);
+                q_rest = rest;
+                let (out_item, rest) = std::mem::take(&mut out_rest).split_at_mut(n * q_dim);
+                out_rest = rest;
+                for t in 0..n {
+                    let angles = (start + t) * half..(start + t + 1) * half;
+                    let (cos, sin) = (&self.cos[angles.clone()], &self.sin[angles]);
+                    rope(&mut q_item[t * q_dim..][..q_dim], self.head_dim, cos, sin, layout);
+                    rope(&mut k[(row + t) * kv_dim..][..kv_dim], self.head_dim, cos, sin, layout);
+                }
                 let kv = &mut cache.layers[l];
-                ys.push(self.attend(&part(&q)?, &part(&k)?, &part(&v)?, mask.as_ref(), cos, sin, kv)?);
+                kv.k.truncate(start * kv_dim);
+                kv.v.truncate(start * kv_dim);
+                kv.k.extend_from_slice(&k[row * kv_dim..(row + n) * kv_dim]);
+                kv.v.extend_from_slice(&v[row * kv_dim..(row + n) * kv_dim]);
+                work.push((&*q_item, &*kv, start, out_item));
+                row += n;
             }
-            let y = if ys.len() == 1 { ys.pop().unwrap_or_else(|| unreachable!()) } else { Tensor::cat(&ys, 1)? };
-            let h_attn = (layer.wo.forward(&y)? + &h)?;
-            let x = layer.ffn_norm.forward(&h_attn)?;
-            let gate = candle_nn::ops::silu(&layer.gate.forward(&x)?)?;
-            let mlp = layer.down.forward(&(gate * layer.up.forward(&x)?)?)?;
-            h = (mlp + h_attn)?;
-        }
-        debug_assert_eq!(offset, total);
-        let lasts: Vec<Tensor> =
-            spans.iter().map(|(offset, n, ..)| h.narrow(1, offset + n - 1, 1)).collect::<Result<_>>()?;
-        let last = Tensor::cat(&lasts, 1)?;
-        let logits = self.output.forward(&self.norm.forward(&last)?)?.to_dtype(DType::F32)?;
-        (0..items.len()).map(|i| logits.i((0, i))).collect()
-    }
-
-    fn forward_inner(&self, tokens: &[u32], cache: &mut KvCache, start: usize) -> Result<Tensor> {
-        let seq_len = tokens.len();
-        let input = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
-        let mask = if seq_len == 1 { None } else { Some(build_causal_mask(seq_len, start, &self.device)?) };
-        let cos = self.cos.narrow(0, start, seq_len)?;
-        let sin = self.sin.narrow(0, start, seq_len)?;
-        let mut h = self.embed.forward(&input)?;
-        for (layer, kv) in self.layers.iter().zip(cache.layers.iter_mut()) {
-            let x = layer.attn_norm.forward(&h)?;
-            let attn = self.attention(layer, &x, mask.as_ref(), &cos, &sin, kv)?;
-            let h_attn = (attn + &h)?;
-            let x = layer.ffn_norm.forward(&h_attn)?;
-            let gate = candle_nn::ops::silu(&layer.gate.forward(&x)?)?;
-            let mlp = layer.down.forward(&(gate * layer.up.forward(&x)?)?)?;
-            h = (mlp + h_attn)?;
-        }
-        // Only the last position's logits are needed; the norm is per position.
-        let last = h.i((.., seq_len - 1..seq_len, ..))?;
-        let last = self.norm.forward(&last)?;
-        let logits = self.output.forward(&last)?;
-        logits.flatten_all()?.to_dtype(DType::F32)
-    }
-
-    fn attention(
-        &self,
-        layer: &Layer,
-        x: &Tensor,
-        mask: Option<&Tensor>,
-        cos: &Tensor,
-        sin: &Tensor,
-        kv: &mut Option<(Tensor, Tensor)>,
-    ) -> Result<Tensor> {
-        let (q, k, v) = self.qkv(layer, x)?;
-        let y = self.attend(&q, &k, &v, mask, cos, sin, kv)?;
-        layer.wo.forward(&y)
-    }
-
-    /// The q, k, v projections (with qwen2's biases), `[1, seq, n_heads * head_dim]` each.
-    fn qkv(&self, layer: &Layer, x: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
-        let mut q = layer.wq.forward(x)?;
-        let mut k = layer.wk.forward(x)?;
-        let mut v = layer.wv.forward(x)?;
-        if let Some((bq, bk, bv)) = &layer.qkv_bias {
-            q = q.broadcast_add(bq)?;
-            k = k.broadcast_add(bk)?;
-            v = v.broadcast_add(bv)?;
-        }
-        Ok((q, k, v))
-    }
-
-    /// Attention of one sequence's new positions over its cache (which it extends); returns the heads merged,
-    /// `[1, seq, hidden]`, before the output projection.
-    #[allow(clippy::too_many_arguments)]
-    fn attend(
-        &self,
-        q: &Tensor,
-        k: &Tensor,
-        v: &Tensor,
-        mask: Option<&Tensor>,
-        cos: &Tensor,
-        sin: &Tensor,
-        kv: &mut Option<(Tensor, Tensor)>,
-    ) -> Result<Tensor> {
-        let (b, seq_len, _) = q.dims3()?;
-        let hidden = self.n_head * self.head_dim;
-        let heads = |t: &Tensor, n: usize| -> Result<Tensor> {
-            t.reshape((b, seq_len, n, self.head_dim))?.transpose(1, 2)?.contiguous()
-        };
-        let q = self.rope(&heads(q, self.n_head)?, cos, sin)?;
-        let k = self.rope(&heads(k, self.n_kv_head)?, cos, sin)?;
-        let v = heads(v, self.n_kv_head)?;
-        let (k, v) = match kv.as_ref() {
-            Some((k_cache, v_cache)) if k_cache.dim(2)? > 0 => {
-                (Tensor::cat(&[k_cache, &k], 2)?, Tensor::cat(&[v_cache, &v], 2)?)
+            parallel::pool().for_each_mut(&mut work, |(q, kv, start, out)| {
+                SCORES.with(|scores| causal_attention(q, &kv.k, &kv.v, shape, *start, &mut scores.borrow_mut(), out));
+            });
+            drop(work);
+            let o = layer.wo.forward_rows(&attn, total)?;
+            add_in_place(&mut h, &o);
+            rms_norm(&h, &layer.ffn_norm, self.eps, &mut x);
+            let [mut gate, up] = layer.gate_up.forward_rows(&x, total, [self.ffn_dim, self.ffn_dim])?;
+            for (g, u) in gate.iter_mut().zip(&up) {
+                *g = *g / (1.0 + (-*g).exp()) * u;
             }
-            _ => (k, v),
-        };
-        *kv = Some((k.clone(), v.clone()));
-
-        let rep = self.n_head / self.n_kv_head;
-        let k = repeat_kv(k, rep)?;
-        let v = repeat_kv(v, rep)?;
-        let att = (q.matmul(&k.t()?)? / (self.head_dim as f64).sqrt())?;
-        let att = match mask {
-            None => att,
-            Some(mask) => {
-                let mask = mask.broadcast_as(att.shape())?;
-                let neg_inf = Tensor::new(f32::NEG_INFINITY, &self.device)?.broadcast_as(att.shape())?;
-                mask.where_cond(&neg_inf, &att)?
-            }
-        };
-        let att = candle_nn::ops::softmax_last_dim(&att)?;
-        let y = att.matmul(&v.contiguous()?)?;
-        y.transpose(1, 2)?.reshape((b, seq_len, hidden))
-    }
-
-    fn rope(&self, x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
-        match self.arch {
-            Architecture::Llama => candle_nn::rotary_emb::rope_i(x, cos, sin),
-            Architecture::Qwen2 => candle_nn::rotary_emb::rope(x, cos, sin),
+            let mlp = layer.down.forward_rows(&gate, total)?;
+            add_in_place(&mut h, &mlp);
         }
+        // Only each item's last position needs logits; the norm is per position.
+        let mut lasts = Vec::with_capacity(items.len() * hidden);
+        let mut end = 0;
+        for (tokens, _) in items.iter() {
+            end += tokens.len();
+            lasts.extend_from_slice(&h[(end - 1) * hidden..end * hidden]);
+        }
+        let mut normed = vec![0f32; lasts.len()];
+        rms_norm(&lasts, &self.norm, self.eps, &mut normed);
+        let logits = self.output.forward_rows(&normed, items.len())?;
+        logits.chunks_exact(self.vocab_size).map(|l| Tensor::from_slice(l, self.vocab_size, &self.device)).collect()
+    }
+}
+
+thread_local! {
+    /// Attention scores, reused by each thread.
+    static SCORES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn add_in_place(h: &mut [f32], x: &[f32]) {
+    for (a, b) in h.iter_mut().zip(x) {
+        *a += b;
+    }
+}
+
+/// Adds `bias` to every row of `x`.
+fn add_rows(x: &mut [f32], bias: &[f32]) {
+    for row in x.chunks_exact_mut(bias.len()) {
+        add_in_place(row, bias);
     }
 }
