@@ -14,6 +14,26 @@ use std::time::{Duration, Instant};
 /// How long an idle worker spins before parking.
 const SPIN: Duration = Duration::from_micros(200);
 
+/// Sets the calling thread's scheduling niceness (-20 most favoured … 19 least; 0 is the default). Raising
+/// a thread above the default needs privileges (`CAP_SYS_NICE`); without them this returns the OS error and
+/// nothing changes. Only Linux gives threads their own niceness; elsewhere it is an `Unsupported` error.
+pub fn set_current_thread_nice(nice: i32) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: plain system calls on the calling thread's id.
+        let result = unsafe {
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            libc::setpriority(libc::PRIO_PROCESS, tid, nice)
+        };
+        if result == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = nice;
+        Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "per-thread niceness needs Linux"))
+    }
+}
+
 /// The process-wide pool: one worker per available core beyond the caller's.
 pub fn pool() -> &'static SpinPool {
     static POOL: OnceLock<SpinPool> = OnceLock::new();

@@ -45,6 +45,15 @@ pub enum Command {
     Say(crate::stage_cmds::say::SayArgs),
     /// Ask the language model something and stream its reply.
     Chat(crate::stage_cmds::chat::ChatArgs),
+    /// Benchmarks: `parley bench engine` load-tests the shared engine with simulated conversations.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Simulated conversations on the shared engine; JSON per run with per-stage latency percentiles.
+    Engine(crate::bench_engine::BenchEngineArgs),
 }
 
 #[derive(Debug, Args)]

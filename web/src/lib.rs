@@ -4,6 +4,7 @@
 //! server (the browser demo page, `/healthz`; signaling and metrics as they land), and the `parley models`
 //! commands over the model store. It holds no pipeline logic.
 
+pub mod bench_engine;
 pub mod cli;
 pub mod config;
 pub mod models_cmd;
@@ -49,6 +50,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> any
         Command::Transcribe(args) => stage_cmds::transcribe::run(&config, args),
         Command::Say(args) => stage_cmds::say::run(&config, args),
         Command::Chat(args) => stage_cmds::chat::run(&config, args),
+        Command::Bench(cli::BenchCommand::Engine(args)) => bench_engine::run(&config, args),
     }
 }
 

@@ -31,7 +31,13 @@ impl std::fmt::Debug for AsrExecutorHandle {
 impl AsrExecutorHandle {
     /// Starts the thread; `queue` bounds the requests waiting for it (more are refused as overload).
     pub fn spawn(asr: WhisperAsr, queue: usize) -> Self {
-        Self { thread: ExecutorThread::spawn("asr".into(), "ASR queue", queue, move |rx| run(asr, rx)) }
+        Self::spawn_with(asr, queue, usize::MAX)
+    }
+
+    /// [`spawn`](Self::spawn) with at most `max_batch` utterances per encoder pass (1 = no batching).
+    pub fn spawn_with(asr: WhisperAsr, queue: usize, max_batch: usize) -> Self {
+        let max_batch = max_batch.max(1);
+        Self { thread: ExecutorThread::spawn("asr".into(), "ASR queue", queue, move |rx| run(asr, rx, max_batch)) }
     }
 
     /// Transcribes 16 kHz audio (an utterance so far, or a whole one).
@@ -46,7 +52,7 @@ impl AsrExecutorHandle {
     }
 }
 
-fn run(mut asr: WhisperAsr, commands: Receiver<Command>) {
+fn run(mut asr: WhisperAsr, commands: Receiver<Command>, max_batch: usize) {
     loop {
         let Ok(first) = commands.recv() else { return };
         let mut batch: Vec<(Vec<f32>, Reply)> = Vec::new();
@@ -58,7 +64,7 @@ fn run(mut asr: WhisperAsr, commands: Receiver<Command>) {
             }
         }
         let (short, long): (Vec<_>, Vec<_>) = batch.into_iter().partition(|(a, _)| a.len() <= WINDOW_SAMPLES);
-        if !short.is_empty() {
+        for short in short.chunks(max_batch) {
             let clips: Vec<&[f32]> = short.iter().map(|(a, _)| a.as_slice()).collect();
             let started = std::time::Instant::now();
             let result = asr.transcribe_batch(&clips);
@@ -70,7 +76,7 @@ fn run(mut asr: WhisperAsr, commands: Receiver<Command>) {
                     }
                 }
                 Err(e) => {
-                    for (_, reply) in &short {
+                    for (_, reply) in short {
                         let _ = reply.try_send(Err(EngineError::Model { stage: "asr", message: e.to_string() }));
                     }
                 }

@@ -1,7 +1,8 @@
-//! The audio executor: one thread that owns the VAD and end-of-turn models and every session's VAD stream.
-//! Each tick it takes everything that arrived, runs one batched Silero call over all streams with a whole
-//! chunk waiting (VAD is real-time work and goes first), then one batched Smart Turn call over all pending
-//! end-of-turn checks, and answers each request on its own channel.
+//! The audio executor: two threads, one owning the VAD model and every session's VAD stream, one owning the
+//! end-of-turn model. Each tick a thread takes everything that arrived and runs one batched call: Silero
+//! over all streams with a whole chunk waiting, or Smart Turn over all pending end-of-turn checks. They are
+//! separate so a 80–300 ms end-of-turn call never delays a 32 ms VAD tick, and the VAD thread is favoured by
+//! the OS scheduler (real-time work) over every other compute thread.
 
 use std::collections::HashMap;
 use std::sync::mpsc::{self, Receiver, SyncSender};
@@ -32,6 +33,7 @@ pub struct AudioExecutorStats {
 #[derive(Clone)]
 pub struct AudioExecutorHandle {
     thread: ExecutorThread<Command>,
+    turn_thread: ExecutorThread<Command>,
     stats: std::sync::Arc<std::sync::Mutex<AudioExecutorStats>>,
 }
 
@@ -44,12 +46,24 @@ impl std::fmt::Debug for AudioExecutorHandle {
 impl AudioExecutorHandle {
     /// Starts the thread; `queue` bounds the commands waiting for it.
     pub fn spawn(vad: SileroVad, turn: SmartTurn, queue: usize) -> Self {
+        Self::spawn_with(vad, turn, queue, usize::MAX)
+    }
+
+    /// [`spawn`](Self::spawn) with at most `max_batch` streams (or clips) per model call (1 = no batching,
+    /// for comparisons).
+    pub fn spawn_with(vad: SileroVad, turn: SmartTurn, queue: usize, max_batch: usize) -> Self {
+        let max_batch = max_batch.max(1);
         let stats = std::sync::Arc::new(std::sync::Mutex::new(AudioExecutorStats::default()));
         let shared = stats.clone();
-        let thread = ExecutorThread::spawn("audio-models".into(), "audio command queue", queue, move |rx| {
-            run(vad, turn, rx, shared)
+        let turn_stats = stats.clone();
+        // Per-frame work must keep up with audio whatever else runs: favoured by the OS scheduler.
+        let thread = ExecutorThread::spawn_with_nice("vad".into(), "VAD command queue", queue, -10, move |rx| {
+            run(Some(vad), None, rx, shared, max_batch)
         });
-        Self { thread, stats }
+        let turn_thread = ExecutorThread::spawn("end-of-turn".into(), "end-of-turn queue", queue, move |rx| {
+            run(None, Some(turn), rx, turn_stats, max_batch)
+        });
+        Self { thread, turn_thread, stats }
     }
 
     /// Queues 16 kHz samples of a session's stream; the answer holds the probabilities of every chunk that
@@ -67,7 +81,7 @@ impl AudioExecutorHandle {
     /// Asks whether `audio` (the user's speech so far, 16 kHz) ends a finished turn.
     pub fn end_of_turn(&self, audio: Vec<f32>) -> Result<Receiver<Result<f32, EngineError>>, EngineError> {
         let (reply, rx) = mpsc::sync_channel(1);
-        self.thread.try_send(Command::EndOfTurn { audio, reply })?;
+        self.turn_thread.try_send(Command::EndOfTurn { audio, reply })?;
         Ok(rx)
     }
 
@@ -82,17 +96,20 @@ impl AudioExecutorHandle {
 
     pub fn shutdown(&self) {
         self.thread.shutdown(Command::Shutdown);
+        self.turn_thread.shutdown(Command::Shutdown);
     }
 }
 
 type VadReply = SyncSender<Result<Vec<ChunkProbability>, EngineError>>;
 type TurnReply = SyncSender<Result<f32, EngineError>>;
 
+/// One thread's loop: the VAD thread has `vad`, the end-of-turn thread `turn`.
 fn run(
-    mut vad: SileroVad,
-    mut turn: SmartTurn,
+    mut vad: Option<SileroVad>,
+    mut turn: Option<SmartTurn>,
     commands: Receiver<Command>,
     stats: std::sync::Arc<std::sync::Mutex<AudioExecutorStats>>,
+    max_batch: usize,
 ) {
     let mut streams: HashMap<u64, VadStream> = HashMap::new();
     loop {
@@ -116,9 +133,9 @@ fn run(
         let mut local = AudioExecutorStats::default();
         // VAD: step every stream with a whole chunk together until none has one.
         let mut results: HashMap<u64, Result<Vec<ChunkProbability>, String>> = HashMap::new();
-        loop {
+        while let Some(vad) = vad.as_mut() {
             let mut ready: Vec<(u64, &mut VadStream)> =
-                streams.iter_mut().filter(|(_, s)| s.has_chunk()).map(|(id, s)| (*id, s)).collect();
+                streams.iter_mut().filter(|(_, s)| s.has_chunk()).map(|(id, s)| (*id, s)).take(max_batch).collect();
             if ready.is_empty() {
                 break;
             }
@@ -156,9 +173,10 @@ fn run(
             };
             let _ = reply.try_send(answer);
         }
-        // End of turn: one batched call.
-        if !turn_requests.is_empty() {
-            let clips: Vec<&[f32]> = turn_requests.iter().map(|(a, _)| a.as_slice()).collect();
+        // End of turn: batched calls of up to `max_batch` clips.
+        for group in turn_requests.chunks(max_batch) {
+            let Some(turn) = turn.as_mut() else { break };
+            let clips: Vec<&[f32]> = group.iter().map(|(a, _)| a.as_slice()).collect();
             local.turn_calls += 1;
             local.turn_checks += clips.len() as u64;
             let started = std::time::Instant::now();
@@ -166,12 +184,12 @@ fn run(
             super::metrics::step("audio", "smart-turn", started.elapsed(), clips.len());
             match result {
                 Ok(probs) => {
-                    for ((_, reply), p) in turn_requests.iter().zip(probs) {
+                    for ((_, reply), p) in group.iter().zip(probs) {
                         let _ = reply.try_send(Ok(p));
                     }
                 }
                 Err(e) => {
-                    for (_, reply) in &turn_requests {
+                    for (_, reply) in group {
                         let _ =
                             reply.try_send(Err(EngineError::Model { stage: "end of turn", message: e.to_string() }));
                     }

@@ -28,10 +28,30 @@ impl<C: Send + 'static> ExecutorThread<C> {
         capacity: usize,
         body: impl FnOnce(Receiver<C>) + Send + 'static,
     ) -> Self {
+        Self::spawn_with_nice(name, queue, capacity, 0, body)
+    }
+
+    /// [`spawn`](Self::spawn) at OS niceness `nice` (negative: favoured over the other compute threads when
+    /// the cores are contended — the real-time audio executor). Without the privilege to raise it the thread
+    /// runs at the default, with a warning.
+    pub(crate) fn spawn_with_nice(
+        name: String,
+        queue: &'static str,
+        capacity: usize,
+        nice: i32,
+        body: impl FnOnce(Receiver<C>) + Send + 'static,
+    ) -> Self {
         let (commands, rx) = mpsc::sync_channel(capacity.max(1));
         let thread = std::thread::Builder::new()
-            .name(name)
-            .spawn(move || body(rx))
+            .name(name.clone())
+            .spawn(move || {
+                if nice != 0
+                    && let Err(e) = parley_kernels::parallel::set_current_thread_nice(nice)
+                {
+                    tracing::warn!(thread = %name, nice, error = %e, "could not change the thread's priority");
+                }
+                body(rx)
+            })
             .unwrap_or_else(|e| panic!("spawning the {queue} thread: {e}"));
         Self { commands, queue, thread: Arc::new(Mutex::new(Some(thread))) }
     }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::executor_thread::ExecutorThread;
 use super::metrics;
+use super::priority::{BusyGuard, GateRole};
 use super::scheduler::{Admission, LlmScheduler, Priority, RequestId, SchedulerConfig, Work};
 use crate::llm::{
     ChatMessage, FinishReason, IncrementalDetokenizer, LlmError, LlmModel, LlmSequence, Sampler, SamplingParams,
@@ -62,6 +63,8 @@ pub struct LlmExecutorConfig {
     pub command_queue: usize,
     /// Events buffered per request; a request whose reader falls this far behind is cancelled.
     pub event_buffer: usize,
+    /// How this executor shares the CPU with the others (fast path marks itself busy, slow path yields).
+    pub gate: Option<GateRole>,
 }
 
 impl From<LlmError> for EngineError {
@@ -72,7 +75,13 @@ impl From<LlmError> for EngineError {
 
 impl Default for LlmExecutorConfig {
     fn default() -> Self {
-        Self { scheduler: SchedulerConfig::default(), cached_sessions: 64, command_queue: 256, event_buffer: 1024 }
+        Self {
+            scheduler: SchedulerConfig::default(),
+            cached_sessions: 64,
+            command_queue: 256,
+            event_buffer: 1024,
+            gate: None,
+        }
     }
 }
 
@@ -150,12 +159,22 @@ struct Executor {
     /// Sequences of sessions between turns, with when each was last used.
     idle: HashMap<u64, (LlmSequence, Instant)>,
     started: Instant,
+    /// Held while an interactive executor has work.
+    busy: Option<BusyGuard>,
 }
 
 impl Executor {
     fn new(model: Arc<LlmModel>, config: LlmExecutorConfig) -> Self {
         let scheduler = LlmScheduler::new(config.scheduler.clone());
-        Self { model, config, scheduler, active: HashMap::new(), idle: HashMap::new(), started: Instant::now() }
+        Self {
+            model,
+            config,
+            scheduler,
+            active: HashMap::new(),
+            idle: HashMap::new(),
+            started: Instant::now(),
+            busy: None,
+        }
     }
 
     fn run(mut self, commands: Receiver<Command>) {
@@ -177,7 +196,23 @@ impl Executor {
                     return;
                 }
             }
+            match &self.config.gate {
+                Some(GateRole::Interactive(gate)) => {
+                    if self.scheduler.is_idle() {
+                        self.busy = None;
+                    } else if self.busy.is_none() {
+                        self.busy = Some(gate.hold());
+                    }
+                }
+                Some(GateRole::Background { gate, max_wait }) if !self.scheduler.is_idle() => {
+                    gate.yield_to_interactive(*max_wait);
+                }
+                _ => {}
+            }
             self.step();
+            if self.scheduler.is_idle() {
+                self.busy = None;
+            }
         }
     }
 

@@ -8,7 +8,38 @@
 //! - `parley_engine_first_token_ms{model}` — LLM time to first token
 //! - `parley_engine_deadline_misses_total{executor,model}` — first results later than their deadline
 
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::time::Duration;
+
+/// Batch sizes seen by one executor's model, also kept in process (for `parley bench engine`, which reports
+/// them without a metrics recorder).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct BatchStats {
+    pub steps: u64,
+    pub items: u64,
+    pub max: usize,
+    pub busy_ms: f64,
+}
+
+impl BatchStats {
+    pub fn mean(&self) -> f64 {
+        if self.steps == 0 { 0.0 } else { self.items as f64 / self.steps as f64 }
+    }
+}
+
+static BATCHES: Mutex<BTreeMap<(&'static str, String), BatchStats>> = Mutex::new(BTreeMap::new());
+
+/// Batch statistics since the last [`reset_batch_stats`], by (executor, model).
+pub fn batch_stats() -> BTreeMap<(&'static str, String), BatchStats> {
+    BATCHES.lock().map(|m| m.clone()).unwrap_or_default()
+}
+
+pub fn reset_batch_stats() {
+    if let Ok(mut m) = BATCHES.lock() {
+        m.clear();
+    }
+}
 
 pub(crate) fn queue_wait(executor: &'static str, model: &str, wait: Duration) {
     metrics::histogram!("parley_engine_queue_wait_ms", "executor" => executor, "model" => model.to_string())
@@ -20,6 +51,13 @@ pub(crate) fn step(executor: &'static str, model: &str, took: Duration, batch: u
         .record(took.as_secs_f64() * 1e3);
     metrics::histogram!("parley_engine_batch_size", "executor" => executor, "model" => model.to_string())
         .record(batch as f64);
+    if let Ok(mut m) = BATCHES.lock() {
+        let s = m.entry((executor, model.to_string())).or_default();
+        s.steps += 1;
+        s.items += batch as u64;
+        s.max = s.max.max(batch);
+        s.busy_ms += took.as_secs_f64() * 1e3;
+    }
 }
 
 pub(crate) fn tokens(model: &str, prefill: usize, decode: usize) {

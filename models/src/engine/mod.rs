@@ -18,13 +18,18 @@
 mod asr_executor;
 mod audio_executor;
 mod executor_thread;
+mod handle;
 mod llm_executor;
 mod metrics;
+mod priority;
 mod scheduler;
 mod tts_executor;
 
 pub use asr_executor::AsrExecutorHandle;
 pub use audio_executor::{AudioExecutorHandle, AudioExecutorStats};
+pub use handle::{BatchMode, EngineHandle, EngineOptions, SessionPermit};
 pub use llm_executor::{EngineError, LlmEvent, LlmExecutorConfig, LlmExecutorHandle, LlmRequest};
+pub use metrics::{BatchStats, batch_stats, reset_batch_stats};
+pub use priority::{BusyGuard, GateRole, PriorityGate};
 pub use scheduler::{Admission, LlmScheduler, Priority, RequestId, SchedulerConfig, Work};
 pub use tts_executor::{TtsEvent, TtsExecutorHandle};
