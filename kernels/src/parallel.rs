@@ -34,14 +34,25 @@ pub fn set_current_thread_nice(nice: i32) -> std::io::Result<()> {
     }
 }
 
-/// The process-wide pool: one worker per available core beyond the caller's.
+static POOL: OnceLock<SpinPool> = OnceLock::new();
+static REQUESTED_THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// The process-wide pool: [`set_threads`] threads (the caller's included), by default one per core.
 pub fn pool() -> &'static SpinPool {
-    static POOL: OnceLock<SpinPool> = OnceLock::new();
     POOL.get_or_init(|| {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let threads = std::env::var("PARLEY_KERNEL_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(cores);
+        let threads = match REQUESTED_THREADS.load(Ordering::Acquire) {
+            0 => cores,
+            n => n,
+        };
         SpinPool::new(threads.max(1) - 1)
     })
+}
+
+/// Sets how many threads [`pool`] will use; false (and no effect) once the pool exists.
+pub fn set_threads(threads: usize) -> bool {
+    REQUESTED_THREADS.store(threads, Ordering::Release);
+    POOL.get().is_none()
 }
 
 /// See the module docs.

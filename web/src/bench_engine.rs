@@ -51,6 +51,9 @@ pub struct BenchEngineArgs {
     /// Also load the slow model and measure the fast model's first token under a concurrent slow prefill.
     #[arg(long)]
     pub slow: bool,
+    /// Skip the simulated conversations (with --slow: only the first-token check).
+    #[arg(long)]
+    pub skip_conversations: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -89,13 +92,13 @@ pub fn run(config: &Config, args: BenchEngineArgs) -> anyhow::Result<i32> {
     };
     let max_sessions = args.sessions.iter().copied().max().unwrap_or(1);
     let mut rows = Vec::new();
+    let modes = if args.skip_conversations { &[][..] } else { modes };
     for &mode in modes {
         let options = EngineOptions {
             max_sessions,
             mode,
-            max_batch: max_sessions.max(8),
-            onnx_threads: 1,
-            ..EngineOptions::default()
+            max_batch: max_sessions.max(config.engine.max_batch as usize),
+            ..config.engine_options()
         };
         eprintln!("starting the engine ({mode:?})…");
         let engine = EngineHandle::start(&store, options).context("starting the engine")?;
@@ -108,9 +111,11 @@ pub fn run(config: &Config, args: BenchEngineArgs) -> anyhow::Result<i32> {
         }
         engine.shutdown();
     }
-    print_table(&rows);
+    if !rows.is_empty() {
+        print_table(&rows);
+    }
     if args.slow {
-        let report = priority_check(&store)?;
+        let report = priority_check(&store, &config.engine_options())?;
         println!("{}", serde_json::to_string(&report)?);
         eprintln!(
             "fast-model first token: idle P50 {:.0} ms P90 {:.0} ms; under slow prefill P50 {:.0} ms P90 {:.0} ms \
@@ -257,7 +262,7 @@ fn session(
                 })
                 .collect();
             let sent = Instant::now();
-            match engine.audio().vad(permit.id(), chunk).map_err(|e| e.to_string()).and_then(|rx| wait(rx)) {
+            match engine.audio().vad(permit.id(), chunk).map_err(|e| e.to_string()).and_then(wait) {
                 Ok(_) => {
                     let ms = sent.elapsed().as_secs_f64() * 1e3;
                     record(&|s| {
@@ -429,9 +434,9 @@ fn print_table(rows: &[Value]) {
 }
 
 /// The fast model's time to first token alone, then while the slow model prefills a long prompt.
-fn priority_check(store: &parley_models::store::ModelStore) -> anyhow::Result<Value> {
+fn priority_check(store: &parley_models::store::ModelStore, base: &EngineOptions) -> anyhow::Result<Value> {
     eprintln!("priority check: loading both LLMs…");
-    let options = EngineOptions { slow_model: true, max_sessions: 4, ..EngineOptions::default() };
+    let options = EngineOptions { slow_model: true, max_sessions: 4, ..base.clone() };
     let engine = EngineHandle::start(store, options).context("starting the engine with the slow model")?;
     let slow = engine.slow().context("the slow model is loaded")?.clone();
     let ask = |session: u64, question: &str| -> anyhow::Result<f64> {

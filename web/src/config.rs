@@ -42,11 +42,38 @@ pub struct ModelsConfig {
     pub pip_args: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EngineConfig {
     /// Compute threads for model inference; 0 means one per available core.
     pub threads: u32,
+    /// LLM sequences stepped together (continuous batching); 1 turns batching off.
+    pub max_batch: u32,
+    /// Prompt tokens per LLM step: longer prompts are prefilled in chunks riding along with other sessions'
+    /// decode steps, so one long prompt never stalls them for more than this many tokens.
+    pub token_budget: u32,
+    /// Sessions whose LLM KV cache is kept between turns (the least recently used are dropped beyond it).
+    pub cached_sessions: u32,
+    /// Load the slow-path LLM (Qwen2.5-Coder-1.5B, 1.1 GB) as well as the fast one.
+    pub slow_model: bool,
+    /// Longest a slow-path LLM step waits for fast-path work before going ahead anyway, in ms.
+    pub slow_max_yield_ms: u32,
+    /// Requests waiting per executor; beyond it new work is refused as overloaded.
+    pub queue: u32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            threads: 0,
+            max_batch: 8,
+            token_budget: 64,
+            cached_sessions: 64,
+            slow_model: false,
+            slow_max_yield_ms: 500,
+            queue: 256,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -167,6 +194,17 @@ impl Config {
                 LOG_FORMATS.join(", ")
             )));
         }
+        let e = &self.engine;
+        for (key, value) in [
+            ("engine.max_batch", e.max_batch),
+            ("engine.token_budget", e.token_budget),
+            ("engine.cached_sessions", e.cached_sessions),
+            ("engine.queue", e.queue),
+        ] {
+            if value == 0 {
+                return Err(ConfigError(format!("`{key}` must be at least 1")));
+            }
+        }
         if self.models.python.trim().is_empty() {
             return Err(ConfigError("`models.python` must name a Python interpreter, e.g. python3".into()));
         }
@@ -187,6 +225,21 @@ impl Config {
         match self.engine.threads {
             0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             n => n as usize,
+        }
+    }
+
+    /// The engine's options from `engine.*` (and `server.max_sessions`).
+    pub fn engine_options(&self) -> parley_models::engine::EngineOptions {
+        let e = &self.engine;
+        parley_models::engine::EngineOptions {
+            max_sessions: self.server.max_sessions as usize,
+            slow_model: e.slow_model,
+            token_budget: e.token_budget as usize,
+            max_batch: e.max_batch as usize,
+            cached_sessions: e.cached_sessions as usize,
+            slow_max_yield: std::time::Duration::from_millis(e.slow_max_yield_ms as u64),
+            queue: e.queue as usize,
+            ..Default::default()
         }
     }
 

@@ -7,6 +7,7 @@
 pub mod bench_engine;
 pub mod cli;
 pub mod config;
+pub mod metrics;
 pub mod models_cmd;
 pub mod server;
 pub mod stage_cmds;
@@ -34,6 +35,9 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> any
     let sources = Sources { file: cli.config.clone(), env: std::env::vars().collect(), overrides };
     let config = Config::load(&sources)?;
     init_logging(&config);
+    if config.engine.threads != 0 && !parley_kernels::parallel::set_threads(config.threads()) {
+        tracing::warn!("engine.threads set after the kernel pool started; it keeps its thread count");
+    }
     match cli.command {
         Command::Serve(_) => {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

@@ -1,4 +1,4 @@
-//! The HTTP server: the demo page, `/healthz`, and (in later work) signaling and metrics.
+//! The HTTP server: the demo page, `/healthz`, `/metrics` (Prometheus), and (in later work) signaling.
 
 use axum::{Json, Router, http::StatusCode, response::Html, routing::get};
 use parley_models::store::{Manifest, ModelStore};
@@ -20,7 +20,12 @@ const INDEX_HTML: &str = include_str!("../static/index.html");
 pub fn router(config: Config) -> Router {
     let store = ModelStore::new(config.models_dir(), Manifest::default_cpu());
     let state = AppState { config: Arc::new(config), store: Arc::new(store) };
-    Router::new().route("/", get(|| async { Html(INDEX_HTML) })).route("/healthz", get(healthz)).with_state(state)
+    crate::metrics::prometheus();
+    Router::new()
+        .route("/", get(|| async { Html(INDEX_HTML) }))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(crate::metrics::render))
+        .with_state(state)
 }
 
 /// 200 when every model is in the store, 503 otherwise, with what is present and where.

@@ -85,6 +85,9 @@ fn serve_answers_the_page_and_health_then_stops_on_sigterm() {
     assert!(health["hint"].as_str().unwrap().contains("parley models fetch"));
     assert_eq!(health["models"].as_array().unwrap().len(), 8);
 
+    let (status, _) = http_get(&addr, "/metrics");
+    assert_eq!(status, 200, "Prometheus metrics are served");
+
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let status = child.wait().unwrap();
     assert!(status.success(), "graceful stop: {status:?}");

@@ -80,3 +80,31 @@ fn a_file_that_is_not_audio_is_a_clear_error() {
     assert_ne!(code, 0);
     assert!(stderr.contains("cannot open"), "{stderr}");
 }
+
+#[test]
+fn bench_engine_runs_simulated_conversations_and_reports_json() {
+    if !store_ready() {
+        return;
+    }
+    let (code, stdout, stderr) =
+        parley(&["bench", "engine", "--sessions", "1", "--seconds", "4", "--turn-every", "2", "--reply-tokens", "8"]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap_or("")).unwrap();
+    assert_eq!(report["mode"], "batched");
+    assert_eq!(report["sessions"], 1);
+    assert_eq!(report["error_count"], 0, "{report}");
+    assert!(report["turns"].as_u64().unwrap() >= 1, "a turn ran: {report}");
+    // One VAD tick every 32 ms for 4 s.
+    assert!(report["vad_tick_ms"]["n"].as_u64().unwrap() >= 100, "{report}");
+    for stage in ["vad_tick_ms", "end_of_turn_ms", "asr_ms", "llm_first_token_ms", "turn_to_first_audio_ms"] {
+        let p = &report[stage];
+        assert!(p["p50"].as_f64().unwrap() <= p["p99"].as_f64().unwrap(), "{stage}: {p}");
+    }
+    assert!(report["llm_tokens"].as_u64().unwrap() >= 1);
+    assert!(report["batches"]["audio/silero-vad"]["steps"].as_u64().unwrap() >= 100, "{report}");
+    assert!(stderr.contains("| mode | N |"), "a summary table: {stderr}");
+
+    let (code, _, stderr) = parley(&["bench", "engine", "--sessions", "0"]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("--sessions"), "{stderr}");
+}

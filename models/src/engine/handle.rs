@@ -35,8 +35,10 @@ pub struct EngineOptions {
     /// Load the slow-path LLM too (1.1 GB, several seconds).
     pub slow_model: bool,
     pub mode: BatchMode,
-    /// Per-step prompt-token budget of each LLM scheduler (chunked prefill).
+    /// Per-step prompt-token budget of the fast LLM's scheduler (chunked prefill).
     pub token_budget: usize,
+    /// The slow LLM's per-step prompt-token budget: small, so a fast request arriving mid-step waits little.
+    pub slow_token_budget: usize,
     /// Sequences stepped together per LLM.
     pub max_batch: usize,
     /// Sessions whose KV cache is kept between turns (least recently used dropped beyond).
@@ -56,6 +58,7 @@ impl Default for EngineOptions {
             slow_model: false,
             mode: BatchMode::Batched,
             token_budget: 64,
+            slow_token_budget: 16,
             max_batch: 8,
             cached_sessions: 64,
             onnx_threads: 1,
@@ -135,10 +138,10 @@ impl EngineHandle {
         timed("piper", t);
 
         let gate = PriorityGate::new();
-        let llm_config = |role: GateRole| LlmExecutorConfig {
+        let llm_config = |role: GateRole, token_budget: usize| LlmExecutorConfig {
             scheduler: SchedulerConfig {
                 max_running: max_batch,
-                token_budget: options.token_budget.max(1),
+                token_budget: token_budget.max(1),
                 max_waiting: options.max_sessions.max(1) * 4,
             },
             cached_sessions: options.cached_sessions,
@@ -154,12 +157,15 @@ impl EngineHandle {
             Ok(Arc::new(model))
         };
         let t = Instant::now();
-        let fast = LlmExecutorHandle::spawn(load_llm(FAST_MODEL)?, llm_config(GateRole::Interactive(gate.clone())));
+        let fast = LlmExecutorHandle::spawn(
+            load_llm(FAST_MODEL)?,
+            llm_config(GateRole::Interactive(gate.clone()), options.token_budget),
+        );
         timed(FAST_MODEL, t);
         let slow = if options.slow_model {
             let t = Instant::now();
             let role = GateRole::Background { gate: gate.clone(), max_wait: options.slow_max_yield };
-            let handle = LlmExecutorHandle::spawn(load_llm(SLOW_MODEL)?, llm_config(role));
+            let handle = LlmExecutorHandle::spawn(load_llm(SLOW_MODEL)?, llm_config(role, options.slow_token_budget));
             timed(SLOW_MODEL, t);
             Some(handle)
         } else {

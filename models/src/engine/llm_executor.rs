@@ -110,8 +110,11 @@ impl LlmExecutorHandle {
     pub fn spawn(model: Arc<LlmModel>, config: LlmExecutorConfig) -> Self {
         let event_buffer = config.event_buffer;
         let (name, capacity) = (format!("llm-{}", model.id()), config.command_queue);
-        let thread =
-            ExecutorThread::spawn(name, "LLM command queue", capacity, move |rx| Executor::new(model, config).run(rx));
+        // Background (slow-path) work runs at a lower OS priority than everything else.
+        let nice = if matches!(config.gate, Some(GateRole::Background { .. })) { 5 } else { 0 };
+        let thread = ExecutorThread::spawn_with_nice(name, "LLM command queue", capacity, nice, move |rx| {
+            Executor::new(model, config).run(rx)
+        });
         Self { thread, next_id: Arc::new(std::sync::atomic::AtomicU64::new(1)), event_buffer }
     }
 

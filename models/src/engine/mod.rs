@@ -1,19 +1,27 @@
-//! The shared engine (in progress): one scheduler per model family serving every session's requests, batched
-//! across sessions, under deadlines and priority classes.
+//! The shared engine: one per process, serving every session's model work, batched across sessions, under
+//! deadlines and priority classes.
 //!
-//! Built so far, each an executor thread with a cloneable handle and bounded queues (a full queue is a typed
-//! `Overloaded` error, never an unbounded wait):
+//! [`EngineHandle::start`] loads every stage model once (and warms each with one call), starts one executor
+//! thread per model family and hands out admission ([`EngineHandle::open_session`]: beyond the configured
+//! sessions a typed [`EngineError::Overloaded`], at once). Each executor has a cloneable handle and bounded
+//! queues (a full queue is `Overloaded`, never an unbounded wait); model compute never runs on a caller's
+//! thread or an async runtime:
 //!
-//! - [`LlmExecutorHandle`] runs the LLM scheduling state ([`LlmScheduler`]: classes, deadlines, budgeted chunked
-//!   prefill riding with decode steps, admission, cancellation) with continuous batching over per-session KV
-//!   caches kept between turns;
-//! - [`AudioExecutorHandle`] batches every session's VAD chunks and end-of-turn checks per tick;
-//! - [`AsrExecutorHandle`] batches concurrent utterances through one Whisper encoder pass;
-//! - [`TtsExecutorHandle`] interleaves every session's speech clause by clause, first audio first.
+//! - [`AudioExecutorHandle`]: every session's VAD chunks of a tick in one batched Silero call, on a thread the
+//!   OS favours (real-time work), and end-of-turn checks batched on a second thread so they never delay a tick;
+//! - [`AsrExecutorHandle`]: concurrent utterances through one Whisper encoder pass;
+//! - [`LlmExecutorHandle`] (fast and slow model): the [`LlmScheduler`] state (classes, deadlines, budgeted
+//!   chunked prefill riding with decode steps, admission, cancellation) driving continuous batching over
+//!   per-session KV caches kept between turns (LRU beyond a count);
+//! - [`TtsExecutorHandle`]: every session's speech interleaved clause by clause, first audio first.
 //!
-//! They record queue wait, step time, batch size, tokens, time to first token and deadline misses through the
-//! `metrics` facade. Still to come: priorities across executors (they share the CPU), one engine-wide handle
-//! built from the configuration, and the `parley bench engine` load test.
+//! Between executors, a [`PriorityGate`] lets the interactive fast LLM hold off the slow one (which yields
+//! before each step while fast work is pending, for a bounded time). [`BatchMode::Serial`] runs the same
+//! executors one request per model call, for measuring what batching buys (`parley bench engine`).
+//!
+//! Metrics go through the `metrics` facade (queue wait, step time, batch size, tokens, time to first token,
+//! deadline misses; exported by the web crate at `/metrics`), and batch sizes are also kept in process
+//! ([`batch_stats`]).
 
 mod asr_executor;
 mod audio_executor;
