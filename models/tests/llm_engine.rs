@@ -98,3 +98,42 @@ fn cancellation_and_overload_answer_promptly() {
     assert!(outcome.is_ok() && !text.is_empty());
     engine.shutdown();
 }
+
+#[test]
+fn kept_caches_are_reused_and_dropped_least_recently_used_under_the_memory_budget() {
+    let Some(model) = model() else { return };
+    let two_turns = |engine: &LlmExecutorHandle, session: u64| {
+        let first = request(session, "What is the capital of France?", 8);
+        let (answer, _) = collect(engine.generate(first.clone()).unwrap().1);
+        let mut second = first;
+        second.messages.push(ChatMessage::assistant(&answer));
+        second.messages.push(ChatMessage::user("And of Italy?"));
+        collect(engine.generate(second).unwrap().1).1.unwrap();
+    };
+
+    // Room for everything: the second turn reuses the first turn's prompt from the cache.
+    let engine = LlmExecutorHandle::spawn(model.clone(), LlmExecutorConfig::default());
+    two_turns(&engine, 1);
+    let stats = engine.stats();
+    assert!(stats.reused_prompt_tokens >= 20, "{stats:?}");
+    assert_eq!((stats.cached_sessions, stats.evicted), (1, 0), "{stats:?}");
+    // ~46 KB per position for SmolLM2 (30 layers × 2 × 192 values × 4 bytes).
+    assert!(stats.cached_kv_bytes > 30 * 46_000, "{stats:?}");
+    let one_session = stats.cached_kv_bytes;
+    engine.shutdown();
+
+    // Room for about one conversation: a second session pushes the first one's cache out (least recently
+    // used), and the first session's next turn starts from nothing.
+    let config = LlmExecutorConfig { cached_kv_bytes: one_session * 3 / 2, ..Default::default() };
+    let engine = LlmExecutorHandle::spawn(model, config);
+    two_turns(&engine, 1);
+    two_turns(&engine, 2);
+    let before = engine.stats();
+    assert_eq!(before.cached_sessions, 1, "{before:?}");
+    assert!(before.evicted >= 1 && before.cached_kv_bytes <= one_session * 3 / 2, "{before:?}");
+    let (_, outcome) = collect(engine.generate(request(1, "Hello again.", 4)).unwrap().1);
+    outcome.unwrap();
+    let after = engine.stats();
+    assert_eq!(after.reused_prompt_tokens, before.reused_prompt_tokens, "session 1 was evicted: {after:?}");
+    engine.shutdown();
+}

@@ -54,6 +54,8 @@ pub struct EngineConfig {
     pub token_budget: u32,
     /// Sessions whose LLM KV cache is kept between turns (the least recently used are dropped beyond it).
     pub cached_sessions: u32,
+    /// Memory for those kept KV caches, per LLM, in MiB (the least recently used are dropped beyond it).
+    pub kv_cache_mb: u32,
     /// Load the slow-path LLM (Qwen2.5-Coder-1.5B, 1.1 GB) as well as the fast one.
     pub slow_model: bool,
     /// Longest a slow-path LLM step waits for fast-path work before going ahead anyway, in ms.
@@ -69,6 +71,7 @@ impl Default for EngineConfig {
             max_batch: 8,
             token_budget: 64,
             cached_sessions: 64,
+            kv_cache_mb: 1024,
             slow_model: false,
             slow_max_yield_ms: 500,
             queue: 256,
@@ -237,6 +240,7 @@ impl Config {
             token_budget: e.token_budget as usize,
             max_batch: e.max_batch as usize,
             cached_sessions: e.cached_sessions as usize,
+            cached_kv_bytes: e.kv_cache_mb as usize * (1 << 20),
             slow_max_yield: std::time::Duration::from_millis(e.slow_max_yield_ms as u64),
             queue: e.queue as usize,
             ..Default::default()

@@ -43,6 +43,8 @@ pub struct EngineOptions {
     pub max_batch: usize,
     /// Sessions whose KV cache is kept between turns (least recently used dropped beyond).
     pub cached_sessions: usize,
+    /// Bytes of KV cache kept between turns, per LLM (least recently used dropped beyond).
+    pub cached_kv_bytes: usize,
     /// Threads for the ONNX models (VAD, end of turn, TTS).
     pub onnx_threads: usize,
     /// Longest a slow-path step waits for fast-path work to finish.
@@ -61,6 +63,7 @@ impl Default for EngineOptions {
             slow_token_budget: 16,
             max_batch: 8,
             cached_sessions: 64,
+            cached_kv_bytes: 1 << 30,
             onnx_threads: 1,
             slow_max_yield: Duration::from_millis(500),
             queue: 256,
@@ -145,6 +148,7 @@ impl EngineHandle {
                 max_waiting: options.max_sessions.max(1) * 4,
             },
             cached_sessions: options.cached_sessions,
+            cached_kv_bytes: options.cached_kv_bytes,
             command_queue: options.queue,
             gate: Some(role),
             ..LlmExecutorConfig::default()

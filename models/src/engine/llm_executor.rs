@@ -59,6 +59,8 @@ pub struct LlmExecutorConfig {
     pub scheduler: SchedulerConfig,
     /// Sessions whose KV cache is kept between turns.
     pub cached_sessions: usize,
+    /// Bytes of KV cache kept for sessions between turns; beyond it the least recently used are dropped.
+    pub cached_kv_bytes: usize,
     /// Commands waiting for the executor.
     pub command_queue: usize,
     /// Events buffered per request; a request whose reader falls this far behind is cancelled.
@@ -78,6 +80,7 @@ impl Default for LlmExecutorConfig {
         Self {
             scheduler: SchedulerConfig::default(),
             cached_sessions: 64,
+            cached_kv_bytes: 1 << 30,
             command_queue: 256,
             event_buffer: 1024,
             gate: None,
@@ -91,10 +94,23 @@ enum Command {
     Shutdown,
 }
 
+/// What an LLM executor has cached and reused (for tests, the bench and metrics).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LlmExecutorStats {
+    /// Sessions whose KV cache is kept between turns, and its bytes.
+    pub cached_sessions: usize,
+    pub cached_kv_bytes: usize,
+    /// Prompt tokens not recomputed thanks to a kept cache.
+    pub reused_prompt_tokens: u64,
+    /// Kept caches dropped for the count or memory budget.
+    pub evicted: u64,
+}
+
 /// A cloneable handle to an LLM executor thread.
 #[derive(Clone)]
 pub struct LlmExecutorHandle {
     thread: ExecutorThread<Command>,
+    stats: Arc<std::sync::Mutex<LlmExecutorStats>>,
     next_id: Arc<std::sync::atomic::AtomicU64>,
     event_buffer: usize,
 }
@@ -109,13 +125,15 @@ impl LlmExecutorHandle {
     /// Starts the executor thread for `model`.
     pub fn spawn(model: Arc<LlmModel>, config: LlmExecutorConfig) -> Self {
         let event_buffer = config.event_buffer;
+        let stats = Arc::new(std::sync::Mutex::new(LlmExecutorStats::default()));
+        let shared = stats.clone();
         let (name, capacity) = (format!("llm-{}", model.id()), config.command_queue);
         // Background (slow-path) work runs at a lower OS priority than everything else.
         let nice = if matches!(config.gate, Some(GateRole::Background { .. })) { 5 } else { 0 };
         let thread = ExecutorThread::spawn_with_nice(name, "LLM command queue", capacity, nice, move |rx| {
-            Executor::new(model, config).run(rx)
+            Executor::new(model, config, shared).run(rx)
         });
-        Self { thread, next_id: Arc::new(std::sync::atomic::AtomicU64::new(1)), event_buffer }
+        Self { thread, stats, next_id: Arc::new(std::sync::atomic::AtomicU64::new(1)), event_buffer }
     }
 
     /// Submits a request; its text and its end arrive on the returned bounded stream. Dropping the receiver
@@ -130,6 +148,10 @@ impl LlmExecutorHandle {
     /// Cancels a request; its slot and batch place are free from the next step.
     pub fn cancel(&self, id: RequestId) {
         self.thread.send(Command::Cancel(id));
+    }
+
+    pub fn stats(&self) -> LlmExecutorStats {
+        self.stats.lock().map(|s| *s).unwrap_or_default()
     }
 
     /// Stops the executor and waits for its thread.
@@ -164,10 +186,11 @@ struct Executor {
     started: Instant,
     /// Held while an interactive executor has work.
     busy: Option<BusyGuard>,
+    stats: Arc<std::sync::Mutex<LlmExecutorStats>>,
 }
 
 impl Executor {
-    fn new(model: Arc<LlmModel>, config: LlmExecutorConfig) -> Self {
+    fn new(model: Arc<LlmModel>, config: LlmExecutorConfig, stats: Arc<std::sync::Mutex<LlmExecutorStats>>) -> Self {
         let scheduler = LlmScheduler::new(config.scheduler.clone());
         Self {
             model,
@@ -177,6 +200,7 @@ impl Executor {
             idle: HashMap::new(),
             started: Instant::now(),
             busy: None,
+            stats,
         }
     }
 
@@ -243,6 +267,9 @@ impl Executor {
             let common = seq.tokens().iter().zip(&prompt).take_while(|(a, b)| a == b).count();
             let keep = common.min(prompt.len().saturating_sub(1));
             seq.truncate(&self.model, keep)?;
+            if let Ok(mut s) = self.stats.lock() {
+                s.reused_prompt_tokens += keep as u64;
+            }
             Ok((seq, prompt[keep..].to_vec(), Sampler::new(&request.sampling)?))
         })();
         let (seq, prompt, sampler) = match prepared {
@@ -395,10 +422,28 @@ impl Executor {
         if let Some(a) = self.active.remove(&id) {
             let _ = a.events.try_send(LlmEvent::Done(outcome));
             self.idle.insert(a.session, (a.seq, Instant::now()));
-            while self.idle.len() > self.config.cached_sessions {
-                let Some(oldest) = self.idle.iter().min_by_key(|(_, (_, t))| *t).map(|(s, _)| *s) else { break };
-                self.idle.remove(&oldest);
+            self.evict();
+        }
+    }
+
+    /// Drops the least recently used kept caches beyond the count and memory budgets.
+    fn evict(&mut self) {
+        let mut bytes: usize = self.idle.values().map(|(seq, _)| seq.kv_bytes()).sum();
+        let mut evicted = 0;
+        while self.idle.len() > self.config.cached_sessions
+            || (bytes > self.config.cached_kv_bytes && !self.idle.is_empty())
+        {
+            let Some(oldest) = self.idle.iter().min_by_key(|(_, (_, t))| *t).map(|(s, _)| *s) else { break };
+            if let Some((seq, _)) = self.idle.remove(&oldest) {
+                bytes -= seq.kv_bytes();
+                evicted += 1;
             }
+        }
+        metrics::kv_cache(self.model.id(), self.idle.len(), bytes);
+        if let Ok(mut s) = self.stats.lock() {
+            s.cached_sessions = self.idle.len();
+            s.cached_kv_bytes = bytes;
+            s.evicted += evicted;
         }
     }
 }

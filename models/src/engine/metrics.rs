@@ -7,6 +7,8 @@
 //! - `parley_engine_tokens_total{model,kind}` — LLM tokens computed, `kind` = `prefill` | `decode`
 //! - `parley_engine_first_token_ms{model}` — LLM time to first token
 //! - `parley_engine_deadline_misses_total{executor,model}` — first results later than their deadline
+//! - `parley_engine_kv_cached_sessions{model}`, `parley_engine_kv_cached_bytes{model}` — KV caches kept
+//!   between turns
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -81,4 +83,9 @@ pub(crate) fn first_token(model: &str, took: Duration, deadline: Duration) {
 pub(crate) fn deadline_miss(executor: &'static str, model: &str) {
     metrics::counter!("parley_engine_deadline_misses_total", "executor" => executor, "model" => model.to_string())
         .increment(1);
+}
+
+pub(crate) fn kv_cache(model: &str, sessions: usize, bytes: usize) {
+    metrics::gauge!("parley_engine_kv_cached_sessions", "model" => model.to_string()).set(sessions as f64);
+    metrics::gauge!("parley_engine_kv_cached_bytes", "model" => model.to_string()).set(bytes as f64);
 }

@@ -12,7 +12,7 @@
 //! - [`AsrExecutorHandle`]: concurrent utterances through one Whisper encoder pass;
 //! - [`LlmExecutorHandle`] (fast and slow model): the [`LlmScheduler`] state (classes, deadlines, budgeted
 //!   chunked prefill riding with decode steps, admission, cancellation) driving continuous batching over
-//!   per-session KV caches kept between turns (LRU beyond a count);
+//!   per-session KV caches kept between turns (least recently used dropped beyond a count and a byte budget);
 //! - [`TtsExecutorHandle`]: every session's speech interleaved clause by clause, first audio first.
 //!
 //! Between executors, a [`PriorityGate`] lets the interactive fast LLM hold off the slow one (which yields
@@ -36,7 +36,7 @@ mod tts_executor;
 pub use asr_executor::AsrExecutorHandle;
 pub use audio_executor::{AudioExecutorHandle, AudioExecutorStats};
 pub use handle::{BatchMode, EngineHandle, EngineOptions, SessionPermit};
-pub use llm_executor::{EngineError, LlmEvent, LlmExecutorConfig, LlmExecutorHandle, LlmRequest};
+pub use llm_executor::{EngineError, LlmEvent, LlmExecutorConfig, LlmExecutorHandle, LlmExecutorStats, LlmRequest};
 pub use metrics::{BatchStats, batch_stats, reset_batch_stats};
 pub use priority::{BusyGuard, GateRole, PriorityGate};
 pub use scheduler::{Admission, LlmScheduler, Priority, RequestId, SchedulerConfig, Work};

@@ -49,6 +49,11 @@ impl LlmSequence {
         self.tokens.is_empty()
     }
 
+    /// Bytes of KV cache this sequence holds.
+    pub fn kv_bytes(&self) -> usize {
+        self.cache.bytes()
+    }
+
     /// Appends `tokens` (computing their keys and values) and returns the logits after the last one.
     pub fn feed(&mut self, model: &LlmModel, tokens: &[u32]) -> LlmResult<Tensor> {
         self.check_model(model)?;
