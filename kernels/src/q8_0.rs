@@ -328,13 +328,15 @@ mod avx2 {
                 let idx = (i + j) * kb + b;
                 // SAFETY: idx < m × kb; a block's 32 values are contiguous.
                 av[j] = unsafe { _mm256_loadu_si256((*ab.add(idx)).qs.as_ptr() as *const __m256i) };
-                ad[j] = acts.scales[idx];
+                // SAFETY: scales has one entry per block.
+                ad[j] = unsafe { *acts.scales.get_unchecked(idx) };
             }
             for (k, acc_row) in acc.iter_mut().enumerate() {
                 let idx = (r + k) * kb + b;
                 // SAFETY: idx < rows × kb.
                 let wv = unsafe { _mm256_loadu_si256((*wb.add(idx)).qs.as_ptr() as *const __m256i) };
-                let wd = w.scales[idx];
+                // SAFETY: scales has one entry per block.
+                let wd = unsafe { *w.scales.get_unchecked(idx) };
                 let wabs = _mm256_sign_epi8(wv, wv);
                 for j in 0..RA {
                     let sa = _mm256_sign_epi8(av[j], wv);

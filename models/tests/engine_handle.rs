@@ -67,6 +67,14 @@ fn one_handle_serves_every_stage_and_admits_sessions_up_to_capacity() {
         assert!(probs.iter().all(|p| p.probability < 0.5));
         let eot = engine.audio().end_of_turn(vec![0.0; 16_000]).unwrap().recv().unwrap().unwrap();
         assert!((0.0..=1.0).contains(&eot));
+        let voice = engine
+            .audio()
+            .speaker_embedding((0..16_000).map(|i| (i as f32 * 0.05).sin() * 0.1).collect())
+            .unwrap()
+            .recv()
+            .unwrap()
+            .unwrap();
+        assert!((voice.similarity(&voice) - 1.0).abs() < 1e-3, "unit length");
         let transcript = engine.asr().transcribe(vec![0.0; 16_000]).unwrap().recv().unwrap().unwrap();
         assert!(transcript.text.len() < 20, "{transcript:?}");
         answers.push(reply(&engine, a.id()));

@@ -1,20 +1,34 @@
 //! The ASR executor: one thread that owns Whisper and transcribes every session's utterances. Requests that
 //! arrive together go through one batched encoder pass ([`WhisperAsr::transcribe_batch`]), then each is decoded;
-//! audio longer than one 30 s window is transcribed on its own.
+//! audio longer than one 30 s window is transcribed on its own. Each request has a priority class and a
+//! deadline: when more are waiting than one pass takes, the most urgent (class, then deadline) go first, and a
+//! result later than its deadline is counted as a miss.
 
 use std::sync::mpsc::{self, Receiver, SyncSender};
 
 use super::executor_thread::ExecutorThread;
 use super::llm_executor::EngineError;
 use super::metrics;
+use super::scheduler::Priority;
 use crate::asr::{Transcript, WINDOW_SAMPLES, WhisperAsr};
 
 type Reply = SyncSender<Result<Transcript, EngineError>>;
 
 enum Command {
-    Transcribe { audio: Vec<f32>, reply: Reply },
+    Transcribe { audio: Vec<f32>, priority: Priority, deadline: std::time::Instant, reply: Reply },
     Shutdown,
 }
+
+/// A waiting request.
+struct Pending {
+    audio: Vec<f32>,
+    priority: Priority,
+    deadline: std::time::Instant,
+    reply: Reply,
+}
+
+/// The deadline of [`AsrExecutorHandle::transcribe`]: a final transcript a user is waiting on.
+pub const ASR_DEFAULT_DEADLINE: std::time::Duration = std::time::Duration::from_millis(1500);
 
 /// A cloneable handle to the ASR executor thread.
 #[derive(Clone)]
@@ -40,10 +54,23 @@ impl AsrExecutorHandle {
         Self { thread: ExecutorThread::spawn("asr".into(), "ASR queue", queue, move |rx| run(asr, rx, max_batch)) }
     }
 
-    /// Transcribes 16 kHz audio (an utterance so far, or a whole one).
+    /// Transcribes 16 kHz audio (an utterance so far, or a whole one) as interactive work due in
+    /// [`ASR_DEFAULT_DEADLINE`].
     pub fn transcribe(&self, audio: Vec<f32>) -> Result<Receiver<Result<Transcript, EngineError>>, EngineError> {
+        self.transcribe_with(audio, Priority::Interactive, ASR_DEFAULT_DEADLINE)
+    }
+
+    /// [`transcribe`](Self::transcribe) with a priority class (a streaming partial can be `Background`) and a
+    /// deadline from now.
+    pub fn transcribe_with(
+        &self,
+        audio: Vec<f32>,
+        priority: Priority,
+        deadline: std::time::Duration,
+    ) -> Result<Receiver<Result<Transcript, EngineError>>, EngineError> {
         let (reply, rx) = mpsc::sync_channel(1);
-        self.thread.try_send(Command::Transcribe { audio, reply })?;
+        let deadline = std::time::Instant::now() + deadline;
+        self.thread.try_send(Command::Transcribe { audio, priority, deadline, reply })?;
         Ok(rx)
     }
 
@@ -53,39 +80,61 @@ impl AsrExecutorHandle {
 }
 
 fn run(mut asr: WhisperAsr, commands: Receiver<Command>, max_batch: usize) {
+    let mut waiting: Vec<Pending> = Vec::new();
     loop {
-        let Ok(first) = commands.recv() else { return };
-        let mut batch: Vec<(Vec<f32>, Reply)> = Vec::new();
-        let mut next = Some(first);
-        while let Some(command) = next.take().or_else(|| commands.try_recv().ok()) {
-            match command {
-                Command::Transcribe { audio, reply } => batch.push((audio, reply)),
-                Command::Shutdown => return,
+        if waiting.is_empty() {
+            let Ok(first) = commands.recv() else { return };
+            if !take(first, &mut waiting) {
+                return;
             }
         }
-        let (short, long): (Vec<_>, Vec<_>) = batch.into_iter().partition(|(a, _)| a.len() <= WINDOW_SAMPLES);
-        for short in short.chunks(max_batch) {
-            let clips: Vec<&[f32]> = short.iter().map(|(a, _)| a.as_slice()).collect();
-            let started = std::time::Instant::now();
-            let result = asr.transcribe_batch(&clips);
-            metrics::step("asr", "whisper-tiny-en", started.elapsed(), clips.len());
-            match result {
-                Ok(transcripts) => {
-                    for ((_, reply), t) in short.iter().zip(transcripts) {
-                        let _ = reply.try_send(Ok(t));
-                    }
-                }
+        while let Ok(command) = commands.try_recv() {
+            if !take(command, &mut waiting) {
+                return;
+            }
+        }
+        // The most urgent first; one pass of up to `max_batch` short utterances, or one long one.
+        waiting.sort_by_key(|p| (p.priority, p.deadline));
+        let first_long = waiting[0].audio.len() > WINDOW_SAMPLES;
+        let n = if first_long {
+            1
+        } else {
+            waiting.iter().take(max_batch).take_while(|p| p.audio.len() <= WINDOW_SAMPLES).count()
+        };
+        let batch: Vec<Pending> = waiting.drain(..n).collect();
+        let started = std::time::Instant::now();
+        let results: Vec<Result<Transcript, EngineError>> = if first_long {
+            vec![
+                asr.transcribe(&batch[0].audio)
+                    .map_err(|e| EngineError::Model { stage: "asr", message: e.to_string() }),
+            ]
+        } else {
+            let clips: Vec<&[f32]> = batch.iter().map(|p| p.audio.as_slice()).collect();
+            match asr.transcribe_batch(&clips) {
+                Ok(transcripts) => transcripts.into_iter().map(Ok).collect(),
                 Err(e) => {
-                    for (_, reply) in short {
-                        let _ = reply.try_send(Err(EngineError::Model { stage: "asr", message: e.to_string() }));
-                    }
+                    batch.iter().map(|_| Err(EngineError::Model { stage: "asr", message: e.to_string() })).collect()
                 }
             }
+        };
+        metrics::step("asr", "whisper-tiny-en", started.elapsed(), batch.len());
+        let now = std::time::Instant::now();
+        for (p, result) in batch.into_iter().zip(results) {
+            if now > p.deadline {
+                metrics::deadline_miss("asr", "whisper-tiny-en");
+            }
+            let _ = p.reply.try_send(result);
         }
-        for (audio, reply) in long {
-            let result =
-                asr.transcribe(&audio).map_err(|e| EngineError::Model { stage: "asr", message: e.to_string() });
-            let _ = reply.try_send(result);
+    }
+}
+
+/// Adds a command to the waiting list; false on shutdown.
+fn take(command: Command, waiting: &mut Vec<Pending>) -> bool {
+    match command {
+        Command::Transcribe { audio, priority, deadline, reply } => {
+            waiting.push(Pending { audio, priority, deadline, reply });
+            true
         }
+        Command::Shutdown => false,
     }
 }

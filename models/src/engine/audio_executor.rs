@@ -9,12 +9,14 @@ use std::sync::mpsc::{self, Receiver, SyncSender};
 
 use super::executor_thread::ExecutorThread;
 use super::llm_executor::EngineError;
+use crate::speaker::{SpeakerEmbedder, SpeakerEmbedding};
 use crate::turn::SmartTurn;
 use crate::vad::{ChunkProbability, SileroVad, VadStream};
 
 enum Command {
-    Vad { session: u64, samples: Vec<f32>, reply: VadReply },
-    EndOfTurn { audio: Vec<f32>, reply: TurnReply },
+    Vad { session: u64, samples: Vec<f32>, at: std::time::Instant, reply: VadReply },
+    EndOfTurn { audio: Vec<f32>, at: std::time::Instant, reply: TurnReply },
+    Speaker { audio: Vec<f32>, reply: SyncSender<Result<SpeakerEmbedding, EngineError>> },
     Close { session: u64 },
     Shutdown,
 }
@@ -52,16 +54,27 @@ impl AudioExecutorHandle {
     /// [`spawn`](Self::spawn) with at most `max_batch` streams (or clips) per model call (1 = no batching,
     /// for comparisons).
     pub fn spawn_with(vad: SileroVad, turn: SmartTurn, queue: usize, max_batch: usize) -> Self {
+        Self::spawn_full(vad, turn, None, queue, max_batch)
+    }
+
+    /// [`spawn_with`](Self::spawn_with), with the speaker embedder on the end-of-turn thread.
+    pub fn spawn_full(
+        vad: SileroVad,
+        turn: SmartTurn,
+        speaker: Option<SpeakerEmbedder>,
+        queue: usize,
+        max_batch: usize,
+    ) -> Self {
         let max_batch = max_batch.max(1);
         let stats = std::sync::Arc::new(std::sync::Mutex::new(AudioExecutorStats::default()));
         let shared = stats.clone();
         let turn_stats = stats.clone();
         // Per-frame work must keep up with audio whatever else runs: favoured by the OS scheduler.
         let thread = ExecutorThread::spawn_with_nice("vad".into(), "VAD command queue", queue, -10, move |rx| {
-            run(Some(vad), None, rx, shared, max_batch)
+            run(Some(vad), None, None, rx, shared, max_batch)
         });
         let turn_thread = ExecutorThread::spawn("end-of-turn".into(), "end-of-turn queue", queue, move |rx| {
-            run(None, Some(turn), rx, turn_stats, max_batch)
+            run(None, Some(turn), speaker, rx, turn_stats, max_batch)
         });
         Self { thread, turn_thread, stats }
     }
@@ -74,14 +87,24 @@ impl AudioExecutorHandle {
         samples: Vec<f32>,
     ) -> Result<Receiver<Result<Vec<ChunkProbability>, EngineError>>, EngineError> {
         let (reply, rx) = mpsc::sync_channel(1);
-        self.thread.try_send(Command::Vad { session, samples, reply })?;
+        self.thread.try_send(Command::Vad { session, samples, at: std::time::Instant::now(), reply })?;
         Ok(rx)
     }
 
     /// Asks whether `audio` (the user's speech so far, 16 kHz) ends a finished turn.
     pub fn end_of_turn(&self, audio: Vec<f32>) -> Result<Receiver<Result<f32, EngineError>>, EngineError> {
         let (reply, rx) = mpsc::sync_channel(1);
-        self.turn_thread.try_send(Command::EndOfTurn { audio, reply })?;
+        self.turn_thread.try_send(Command::EndOfTurn { audio, at: std::time::Instant::now(), reply })?;
+        Ok(rx)
+    }
+
+    /// The speaker embedding of `audio` (16 kHz speech), for telling the primary speaker from others.
+    pub fn speaker_embedding(
+        &self,
+        audio: Vec<f32>,
+    ) -> Result<Receiver<Result<SpeakerEmbedding, EngineError>>, EngineError> {
+        let (reply, rx) = mpsc::sync_channel(1);
+        self.turn_thread.try_send(Command::Speaker { audio, reply })?;
         Ok(rx)
     }
 
@@ -100,6 +123,11 @@ impl AudioExecutorHandle {
     }
 }
 
+/// A VAD answer later than one 32 ms chunk of audio is a deadline miss.
+const VAD_DEADLINE: std::time::Duration = std::time::Duration::from_millis(32);
+/// An end-of-turn decision later than this adds audibly to the turn gap: a deadline miss.
+const END_OF_TURN_DEADLINE: std::time::Duration = std::time::Duration::from_millis(200);
+
 type VadReply = SyncSender<Result<Vec<ChunkProbability>, EngineError>>;
 type TurnReply = SyncSender<Result<f32, EngineError>>;
 
@@ -107,6 +135,7 @@ type TurnReply = SyncSender<Result<f32, EngineError>>;
 fn run(
     mut vad: Option<SileroVad>,
     mut turn: Option<SmartTurn>,
+    mut speaker: Option<SpeakerEmbedder>,
     commands: Receiver<Command>,
     stats: std::sync::Arc<std::sync::Mutex<AudioExecutorStats>>,
     max_batch: usize,
@@ -114,16 +143,27 @@ fn run(
     let mut streams: HashMap<u64, VadStream> = HashMap::new();
     loop {
         let Ok(first) = commands.recv() else { return };
-        let mut vad_replies: Vec<(u64, VadReply)> = Vec::new();
-        let mut turn_requests: Vec<(Vec<f32>, TurnReply)> = Vec::new();
+        let mut vad_replies: Vec<(u64, std::time::Instant, VadReply)> = Vec::new();
+        let mut turn_requests: Vec<(Vec<f32>, std::time::Instant, TurnReply)> = Vec::new();
         let mut next = Some(first);
         while let Some(command) = next.take().or_else(|| commands.try_recv().ok()) {
             match command {
-                Command::Vad { session, samples, reply } => {
+                Command::Vad { session, samples, at, reply } => {
                     streams.entry(session).or_default().push(&samples);
-                    vad_replies.push((session, reply));
+                    vad_replies.push((session, at, reply));
                 }
-                Command::EndOfTurn { audio, reply } => turn_requests.push((audio, reply)),
+                Command::EndOfTurn { audio, at, reply } => turn_requests.push((audio, at, reply)),
+                Command::Speaker { audio, reply } => {
+                    let started = std::time::Instant::now();
+                    let result = match speaker.as_mut() {
+                        Some(s) => {
+                            s.embed(&audio).map_err(|e| EngineError::Model { stage: "speaker", message: e.to_string() })
+                        }
+                        None => Err(EngineError::Model { stage: "speaker", message: "no speaker model loaded".into() }),
+                    };
+                    super::metrics::step("audio", "speaker", started.elapsed(), 1);
+                    let _ = reply.try_send(result);
+                }
                 Command::Close { session } => {
                     streams.remove(&session);
                 }
@@ -164,7 +204,10 @@ fn run(
                 }
             }
         }
-        for (session, reply) in vad_replies {
+        for (session, at, reply) in vad_replies {
+            if at.elapsed() > VAD_DEADLINE {
+                super::metrics::deadline_miss("audio", "silero-vad");
+            }
             // A session's chunks of this tick go to its first request's reply; later ones in the same tick get none.
             let answer = match results.remove(&session) {
                 Some(Ok(list)) => Ok(list),
@@ -176,7 +219,7 @@ fn run(
         // End of turn: batched calls of up to `max_batch` clips.
         for group in turn_requests.chunks(max_batch) {
             let Some(turn) = turn.as_mut() else { break };
-            let clips: Vec<&[f32]> = group.iter().map(|(a, _)| a.as_slice()).collect();
+            let clips: Vec<&[f32]> = group.iter().map(|(a, ..)| a.as_slice()).collect();
             local.turn_calls += 1;
             local.turn_checks += clips.len() as u64;
             let started = std::time::Instant::now();
@@ -184,12 +227,15 @@ fn run(
             super::metrics::step("audio", "smart-turn", started.elapsed(), clips.len());
             match result {
                 Ok(probs) => {
-                    for ((_, reply), p) in group.iter().zip(probs) {
+                    for ((_, at, reply), p) in group.iter().zip(probs) {
+                        if at.elapsed() > END_OF_TURN_DEADLINE {
+                            super::metrics::deadline_miss("audio", "smart-turn");
+                        }
                         let _ = reply.try_send(Ok(p));
                     }
                 }
                 Err(e) => {
-                    for (_, reply) in group {
+                    for (_, _, reply) in group {
                         let _ =
                             reply.try_send(Err(EngineError::Model { stage: "end of turn", message: e.to_string() }));
                     }

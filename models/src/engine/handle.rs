@@ -128,7 +128,11 @@ impl EngineHandle {
             .map_err(|e| model_err("vad")(e.to_string()))?;
         let mut turn = SmartTurn::load(store, options.onnx_threads).map_err(|e| model_err("turn")(e.to_string()))?;
         turn.probability(&[0.0; 16_000]).map_err(|e| model_err("turn")(e.to_string()))?;
-        timed("silero-vad + smart-turn", t);
+        let mut speaker = crate::speaker::SpeakerEmbedder::load(store, options.onnx_threads)
+            .map_err(|e| model_err("speaker")(e.to_string()))?;
+        let tone: Vec<f32> = (0..16_000).map(|i| (i as f32 * 0.07).sin() * 0.1).collect();
+        speaker.embed(&tone).map_err(|e| model_err("speaker")(e.to_string()))?;
+        timed("silero-vad + smart-turn + speaker", t);
 
         let t = Instant::now();
         let mut asr = WhisperAsr::load(store).map_err(|e| model_err("asr")(e.to_string()))?;
@@ -176,7 +180,7 @@ impl EngineHandle {
             None
         };
 
-        let audio = AudioExecutorHandle::spawn_with(vad, turn, options.queue, max_batch);
+        let audio = AudioExecutorHandle::spawn_full(vad, turn, Some(speaker), options.queue, max_batch);
         let asr = AsrExecutorHandle::spawn_with(asr, options.queue, max_batch);
         let tts = TtsExecutorHandle::spawn(Arc::new(voice), options.queue);
         Ok(Self {

@@ -33,7 +33,7 @@ mod priority;
 mod scheduler;
 mod tts_executor;
 
-pub use asr_executor::AsrExecutorHandle;
+pub use asr_executor::{ASR_DEFAULT_DEADLINE, AsrExecutorHandle};
 pub use audio_executor::{AudioExecutorHandle, AudioExecutorStats};
 pub use handle::{BatchMode, EngineHandle, EngineOptions, SessionPermit};
 pub use llm_executor::{EngineError, LlmEvent, LlmExecutorConfig, LlmExecutorHandle, LlmExecutorStats, LlmRequest};
