@@ -5,18 +5,11 @@
 use std::time::Duration;
 
 use parley_models::engine::AudioExecutorHandle;
-use parley_models::store::{Manifest, ModelStore};
 use parley_models::turn::SmartTurn;
 use parley_models::vad::{SileroVad, VadStream};
 
-fn store() -> Option<ModelStore> {
-    let store = ModelStore::new(ModelStore::default_root(), Manifest::default_cpu());
-    if !store.is_complete() {
-        eprintln!("SKIPPED: model store incomplete; run `parley models fetch`");
-        return None;
-    }
-    Some(store)
-}
+mod common;
+use common::store;
 
 fn speech(seed: usize) -> Vec<f32> {
     // Deterministic voiced-like signal with pauses, different per session.

@@ -8,16 +8,9 @@ use parley_models::engine::{
     BatchMode, EngineError, EngineHandle, EngineOptions, LlmEvent, LlmRequest, Priority, TtsEvent,
 };
 use parley_models::llm::{ChatMessage, SamplingParams};
-use parley_models::store::{Manifest, ModelStore};
 
-fn store() -> Option<ModelStore> {
-    let store = ModelStore::new(ModelStore::default_root(), Manifest::default_cpu());
-    if !store.is_complete() {
-        eprintln!("SKIPPED: model store incomplete; run `parley models fetch`");
-        return None;
-    }
-    Some(store)
-}
+mod common;
+use common::store;
 
 fn reply(engine: &EngineHandle, session: u64) -> String {
     let request = LlmRequest {
