@@ -10,7 +10,7 @@
 //!
 //! | model | prefill 32 | prefill 128 | decode | batched decode, aggregate N = 1 / 2 / 4 / 8 | vs llama.cpp (prompt / decode) |
 //! |---|---|---|---|---|---|
-//! | SmolLM2-135M, re-quantised Q8_0 (default) | 380 tok/s | 355–361 tok/s | 74–80 tok/s | 74 / 136 / 191 / 244 tok/s (3.3×) | 1.1 / 0.6 |
+//! | SmolLM2-135M, re-quantised Q8_0 (default) | 380 tok/s | 355–361 tok/s | 74–80 tok/s | 74–78 / 136 / 191 / 235–244 tok/s (3.0–3.3×) | 1.1 / 0.6 |
 //! | same weights, candle's kernels and ops (before) | 104 tok/s | 114 tok/s | 62–68 tok/s | 68 / – / – / 83 tok/s (1.2×) | 0.33 / 0.5 |
 //! | SmolLM2-135M as stored (Q4_1, scalar) | 25 tok/s | 25 tok/s | 21 tok/s | | 0.07 / 0.16 |
 //! | Qwen2.5-Coder-1.5B (Q4_K_M, candle's matmul) | 65 tok/s | 65 tok/s | 14.4 tok/s | 14.6 / – / 29 / 41.6 tok/s (2.8×) | 1.4 / 0.7 |
