@@ -49,7 +49,7 @@ fn one_handle_serves_every_stage_and_admits_sessions_up_to_capacity() {
         let b = engine.open_session().unwrap();
         let refused = Instant::now();
         assert!(matches!(engine.open_session(), Err(EngineError::Overloaded { what: "sessions" })));
-        assert!(refused.elapsed() < Duration::from_millis(50), "refused at once");
+        assert!(refused.elapsed() < Duration::from_secs(1), "refused at once, not queued");
         drop(b);
         let c = engine.open_session().expect("a freed place is given again");
         assert_ne!(a.id(), c.id());

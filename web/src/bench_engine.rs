@@ -42,7 +42,8 @@ pub struct BenchEngineArgs {
     /// batched (the product), serial (one request per model call), or both, measured in the same run.
     #[arg(long, value_enum, default_value_t = ModeArg::Batched)]
     pub mode: ModeArg,
-    /// A user turn every this many seconds per session (staggered across sessions).
+    /// A user turn every this many seconds per session (staggered across sessions); at least the longest
+    /// utterance plus half a second.
     #[arg(long, default_value_t = 4.0, value_name = "S")]
     pub turn_every: f64,
     /// Tokens of each reply.
@@ -132,7 +133,9 @@ pub fn run(config: &Config, args: BenchEngineArgs) -> anyhow::Result<i32> {
 
 /// The user utterances as 16 kHz speech, synthesised with the Piper voice.
 fn speech(store: &parley_models::store::ModelStore) -> anyhow::Result<Vec<Vec<f32>>> {
-    let voice = parley_models::tts::PiperVoice::load(store, 1).context("loading the Piper voice")?;
+    let mut voice = parley_models::tts::PiperVoice::load(store, 1).context("loading the Piper voice")?;
+    // The same speech every run.
+    voice.set_scales(voice.scales().deterministic());
     UTTERANCES
         .iter()
         .map(|text| {
@@ -236,7 +239,9 @@ fn session(
         Err(e) => return record(&|s| s.errors.push(e.to_string())),
     };
     // The session's audio: silence until its offset, then per period an utterance followed by silence.
-    let period_samples = (period.as_secs_f64() * 16_000.0) as usize;
+    // A turn period holds its utterance, the endpointing wait and some silence, however short --turn-every is.
+    let longest = utterances.iter().map(Vec::len).max().unwrap_or(0);
+    let period_samples = ((period.as_secs_f64() * 16_000.0) as usize).max(longest + 8_000);
     let offset_samples = (offset.as_secs_f64() * 16_000.0) as usize;
     std::thread::scope(|scope| {
         let mut turn: Option<std::thread::ScopedJoinHandle<'_, ()>> = None;

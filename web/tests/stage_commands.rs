@@ -87,14 +87,14 @@ fn bench_engine_runs_simulated_conversations_and_reports_json() {
         return;
     }
     let (code, stdout, stderr) =
-        parley(&["bench", "engine", "--sessions", "1", "--seconds", "4", "--turn-every", "2", "--reply-tokens", "8"]);
+        parley(&["bench", "engine", "--sessions", "1", "--seconds", "5", "--turn-every", "2", "--reply-tokens", "8"]);
     assert_eq!(code, 0, "{stderr}");
     let report: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap_or("")).unwrap();
     assert_eq!(report["mode"], "batched");
     assert_eq!(report["sessions"], 1);
     assert_eq!(report["error_count"], 0, "{report}");
     assert!(report["turns"].as_u64().unwrap() >= 1, "a turn ran: {report}");
-    // One VAD tick every 32 ms for 4 s.
+    // One VAD tick every 32 ms for 5 s.
     assert!(report["vad_tick_ms"]["n"].as_u64().unwrap() >= 100, "{report}");
     for stage in ["vad_tick_ms", "end_of_turn_ms", "asr_ms", "llm_first_token_ms", "turn_to_first_audio_ms"] {
         let p = &report[stage];

@@ -2,25 +2,28 @@
 //! arrive together go through one batched encoder pass ([`WhisperAsr::transcribe_batch`]), then each is decoded;
 //! audio longer than one 30 s window is transcribed on its own. Each request has a priority class and a
 //! deadline: when more are waiting than one pass takes, the most urgent (class, then deadline) go first, and a
-//! result later than its deadline is counted as a miss.
+//! result later than its deadline is counted as a miss. A waiting request can be cancelled (its reader gets
+//! [`EngineError::Cancelled`] at once); one in the running pass finishes with it.
 
 use std::sync::mpsc::{self, Receiver, SyncSender};
 
 use super::executor_thread::ExecutorThread;
 use super::llm_executor::EngineError;
 use super::metrics;
-use super::scheduler::Priority;
+use super::scheduler::{Priority, RequestId};
 use crate::asr::{Transcript, WINDOW_SAMPLES, WhisperAsr};
 
 type Reply = SyncSender<Result<Transcript, EngineError>>;
 
 enum Command {
-    Transcribe { audio: Vec<f32>, priority: Priority, deadline: std::time::Instant, reply: Reply },
+    Transcribe { id: RequestId, audio: Vec<f32>, priority: Priority, deadline: std::time::Instant, reply: Reply },
+    Cancel(RequestId),
     Shutdown,
 }
 
 /// A waiting request.
 struct Pending {
+    id: RequestId,
     audio: Vec<f32>,
     priority: Priority,
     deadline: std::time::Instant,
@@ -34,6 +37,7 @@ pub const ASR_DEFAULT_DEADLINE: std::time::Duration = std::time::Duration::from_
 #[derive(Clone)]
 pub struct AsrExecutorHandle {
     thread: ExecutorThread<Command>,
+    next_id: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for AsrExecutorHandle {
@@ -51,27 +55,37 @@ impl AsrExecutorHandle {
     /// [`spawn`](Self::spawn) with at most `max_batch` utterances per encoder pass (1 = no batching).
     pub fn spawn_with(asr: WhisperAsr, queue: usize, max_batch: usize) -> Self {
         let max_batch = max_batch.max(1);
-        Self { thread: ExecutorThread::spawn("asr".into(), "ASR queue", queue, move |rx| run(asr, rx, max_batch)) }
+        Self {
+            thread: ExecutorThread::spawn("asr".into(), "ASR queue", queue, move |rx| run(asr, rx, max_batch)),
+            next_id: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(1)),
+        }
     }
 
     /// Transcribes 16 kHz audio (an utterance so far, or a whole one) as interactive work due in
     /// [`ASR_DEFAULT_DEADLINE`].
     pub fn transcribe(&self, audio: Vec<f32>) -> Result<Receiver<Result<Transcript, EngineError>>, EngineError> {
-        self.transcribe_with(audio, Priority::Interactive, ASR_DEFAULT_DEADLINE)
+        Ok(self.transcribe_with(audio, Priority::Interactive, ASR_DEFAULT_DEADLINE)?.1)
     }
 
     /// [`transcribe`](Self::transcribe) with a priority class (a streaming partial can be `Background`) and a
-    /// deadline from now.
+    /// deadline from now; the id can [`cancel`](Self::cancel) it.
     pub fn transcribe_with(
         &self,
         audio: Vec<f32>,
         priority: Priority,
         deadline: std::time::Duration,
-    ) -> Result<Receiver<Result<Transcript, EngineError>>, EngineError> {
+    ) -> Result<(RequestId, Receiver<Result<Transcript, EngineError>>), EngineError> {
         let (reply, rx) = mpsc::sync_channel(1);
         let deadline = std::time::Instant::now() + deadline;
-        self.thread.try_send(Command::Transcribe { audio, priority, deadline, reply })?;
-        Ok(rx)
+        let id = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.thread.try_send(Command::Transcribe { id, audio, priority, deadline, reply })?;
+        Ok((id, rx))
+    }
+
+    /// Cancels a waiting request: its reader gets [`EngineError::Cancelled`]. A request already in the
+    /// running pass is answered normally.
+    pub fn cancel(&self, id: RequestId) {
+        self.thread.send(Command::Cancel(id));
     }
 
     pub fn shutdown(&self) {
@@ -92,6 +106,9 @@ fn run(mut asr: WhisperAsr, commands: Receiver<Command>, max_batch: usize) {
             if !take(command, &mut waiting) {
                 return;
             }
+        }
+        if waiting.is_empty() {
+            continue;
         }
         // The most urgent first; one pass of up to `max_batch` short utterances, or one long one.
         waiting.sort_by_key(|p| (p.priority, p.deadline));
@@ -131,8 +148,14 @@ fn run(mut asr: WhisperAsr, commands: Receiver<Command>, max_batch: usize) {
 /// Adds a command to the waiting list; false on shutdown.
 fn take(command: Command, waiting: &mut Vec<Pending>) -> bool {
     match command {
-        Command::Transcribe { audio, priority, deadline, reply } => {
-            waiting.push(Pending { audio, priority, deadline, reply });
+        Command::Transcribe { id, audio, priority, deadline, reply } => {
+            waiting.push(Pending { id, audio, priority, deadline, reply });
+            true
+        }
+        Command::Cancel(id) => {
+            if let Some(i) = waiting.iter().position(|p| p.id == id) {
+                let _ = waiting.remove(i).reply.try_send(Err(EngineError::Cancelled));
+            }
             true
         }
         Command::Shutdown => false,

@@ -47,6 +47,8 @@ pub enum EngineError {
     Overloaded { what: &'static str },
     #[error("the engine has stopped")]
     Stopped,
+    #[error("the request was cancelled")]
+    Cancelled,
     #[error("{stage}: {message}")]
     Model { stage: &'static str, message: String },
     #[error(transparent)]
