@@ -6,7 +6,10 @@
 //! (`poll_output()`) and its next deadline (`poll_timeout()`), and never owns sockets, compute threads or
 //! wall clocks. Thin drivers connect it to `parley-media` sessions and the `parley-models` engine.
 //!
-//! This crate is a skeleton until the conversation work lands; [`SessionId`] is the first shared type.
+//! The conversation core is still to come; what is here: [`SessionId`] and the data-channel [`protocol`]
+//! (`parley.v1`) that the server, the demo client and the latency harness speak.
+
+pub mod protocol;
 
 use std::fmt;
 
