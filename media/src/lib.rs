@@ -9,8 +9,10 @@
 
 pub mod audio_file;
 pub mod audio_frame;
+pub mod jitter_buffer;
 pub mod resample;
 
 pub use audio_file::{AudioFileError, MonoAudio, read_wav, read_wav_at, write_wav};
 pub use audio_frame::AudioFrame;
+pub use jitter_buffer::{JitterBuffer, JitterStats, Pop};
 pub use resample::{ResampleError, resample};
