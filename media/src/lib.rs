@@ -10,9 +10,11 @@
 pub mod audio_file;
 pub mod audio_frame;
 pub mod jitter_buffer;
+pub mod output_pacer;
 pub mod resample;
 
 pub use audio_file::{AudioFileError, MonoAudio, read_wav, read_wav_at, write_wav};
 pub use audio_frame::AudioFrame;
 pub use jitter_buffer::{JitterBuffer, JitterStats, Pop};
+pub use output_pacer::{OUTPUT_FRAME, OUTPUT_RATE, OutFrame, OutputPacer};
 pub use resample::{ResampleError, resample};

@@ -6,9 +6,11 @@
 //! (`poll_output()`) and its next deadline (`poll_timeout()`), and never owns sockets, compute threads or
 //! wall clocks. Thin drivers connect it to `parley-media` sessions and the `parley-models` engine.
 //!
-//! The conversation core is still to come; what is here: [`SessionId`] and the data-channel [`protocol`]
-//! (`parley.v1`) that the server, the demo client and the latency harness speak.
+//! The conversation core is still to come; what is here: [`SessionId`], the data-channel [`protocol`]
+//! (`parley.v1`) that the server, the demo client and the latency harness speak, and the [`energy_gate`] the
+//! echo pipeline uses for speech events without models.
 
+pub mod energy_gate;
 pub mod protocol;
 
 use std::fmt;
