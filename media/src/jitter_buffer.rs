@@ -134,6 +134,12 @@ impl JitterBuffer {
         }
     }
 
+    /// The payload of the next packet to read, if it has arrived: after a [`Pop::Lost`] it may carry forward
+    /// error correction for the lost one.
+    pub fn peek_next(&self) -> Option<&[u8]> {
+        self.packets.get(&self.next?).map(|(_, payload)| payload.as_slice())
+    }
+
     /// Extends a 16-bit sequence number to the one nearest the highest seen.
     fn unwrap(&mut self, seq: u16) -> u64 {
         let extended = match self.highest {
