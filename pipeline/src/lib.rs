@@ -7,9 +7,10 @@
 //! wall clocks. Thin drivers connect it to `parley-media` sessions and the `parley-models` engine.
 //!
 //! The conversation core is still to come; what is here: [`SessionId`], the data-channel [`protocol`]
-//! (`parley.v1`) that the server, the demo client and the latency harness speak, and the [`energy_gate`] the
-//! echo pipeline uses for speech events without models.
+//! (`parley.v1`) that the server, the demo client and the latency harness speak, and the [`echo`] pipeline
+//! (audio straight back, speech events from the [`energy_gate`]) for testing transport without models.
 
+pub mod echo;
 pub mod energy_gate;
 pub mod protocol;
 

@@ -64,6 +64,17 @@ pub struct ServeArgs {
     /// TCP port (server.port). Default 8080; 0 picks a free port.
     #[arg(long, short = 'p', value_name = "PORT")]
     pub port: Option<u16>,
+    /// What each session runs (pipeline.kind): `echo` sends the caller's audio straight back and reports
+    /// speech from its energy, with no models — for testing transport, the demo page and the harness.
+    #[arg(long, value_name = "KIND")]
+    pub pipeline: Option<String>,
+    /// Echo pipeline: hold the audio this long before sending it back (pipeline.echo_delay_ms).
+    #[arg(long, value_name = "MS")]
+    pub echo_delay_ms: Option<u32>,
+    /// Only these local addresses get ICE candidates, comma-separated (webrtc.ice_ips); 127.0.0.1 keeps
+    /// every WebRTC packet on this machine. Default: every non-loopback interface.
+    #[arg(long, value_name = "IP,...")]
+    pub ice_ips: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

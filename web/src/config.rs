@@ -17,8 +17,73 @@ pub struct Config {
     pub server: ServerConfig,
     pub models: ModelsConfig,
     pub engine: EngineConfig,
+    pub webrtc: WebrtcConfig,
+    pub pipeline: PipelineConfig,
     pub log: LogConfig,
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebrtcConfig {
+    /// Local IP addresses that get ICE host candidates; empty = every non-loopback interface. Tests use
+    /// 127.0.0.1 so that no connectivity check leaves the machine.
+    pub ice_ips: Vec<String>,
+    /// STUN servers (`stun:host:port`) for server-reflexive candidates.
+    pub stun_servers: Vec<String>,
+    /// TURN servers (`turn:host:port?transport=udp`) for relayed candidates, with the credentials below.
+    pub turn_servers: Vec<String>,
+    pub turn_username: String,
+    pub turn_credential: String,
+    /// Public addresses advertised instead of the local ones (a server behind 1:1 NAT).
+    pub public_ips: Vec<String>,
+    /// No ICE traffic for this long: the peer is disconnected (ms).
+    pub ice_disconnected_ms: u32,
+    /// Disconnected this long: the session is torn down (ms).
+    pub ice_failed_ms: u32,
+    /// A session whose peer has not connected within this long is torn down (ms).
+    pub connect_timeout_ms: u32,
+    /// Incoming audio packets (20 ms each) held by the jitter buffer.
+    pub jitter_packets: u32,
+    /// One decoded camera frame per this many ms is handed on (0: only on request).
+    pub video_sample_ms: u32,
+}
+
+impl Default for WebrtcConfig {
+    fn default() -> Self {
+        Self {
+            ice_ips: Vec::new(),
+            stun_servers: Vec::new(),
+            turn_servers: Vec::new(),
+            turn_username: String::new(),
+            turn_credential: String::new(),
+            public_ips: Vec::new(),
+            ice_disconnected_ms: 5_000,
+            ice_failed_ms: 25_000,
+            connect_timeout_ms: 30_000,
+            jitter_packets: 2,
+            video_sample_ms: 1_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// What each session runs: `echo` (the caller's audio straight back, speech events from signal energy;
+    /// no models). The conversation pipeline joins it in the next release.
+    pub kind: String,
+    /// Echo pipeline: how long the audio is held before it is sent back (ms).
+    pub echo_delay_ms: u32,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self { kind: "echo".into(), echo_delay_ms: 0 }
+    }
+}
+
+/// The pipelines `pipeline.kind` accepts.
+pub const PIPELINES: &[&str] = &["echo"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -208,6 +273,28 @@ impl Config {
                 return Err(ConfigError(format!("`{key}` must be at least 1")));
             }
         }
+        if !PIPELINES.contains(&self.pipeline.kind.as_str()) {
+            return Err(ConfigError(format!(
+                "`pipeline.kind` = \"{}\" is not allowed; use one of {}",
+                self.pipeline.kind,
+                PIPELINES.join(", ")
+            )));
+        }
+        for ip in &self.webrtc.ice_ips {
+            if ip.parse::<std::net::IpAddr>().is_err() {
+                return Err(ConfigError(format!("`webrtc.ice_ips` holds \"{ip}\", which is not an IP address")));
+            }
+        }
+        let w = &self.webrtc;
+        if w.ice_disconnected_ms == 0 || w.ice_failed_ms == 0 || w.connect_timeout_ms == 0 {
+            return Err(ConfigError(
+                "`webrtc.ice_disconnected_ms`, `webrtc.ice_failed_ms` and `webrtc.connect_timeout_ms` must be at least 1"
+                    .into(),
+            ));
+        }
+        if !(1..=25).contains(&w.jitter_packets) {
+            return Err(ConfigError("`webrtc.jitter_packets` must be between 1 and 25".into()));
+        }
         if self.models.python.trim().is_empty() {
             return Err(ConfigError("`models.python` must name a Python interpreter, e.g. python3".into()));
         }
@@ -244,6 +331,36 @@ impl Config {
             slow_max_yield: std::time::Duration::from_millis(e.slow_max_yield_ms as u64),
             queue: e.queue as usize,
             ..Default::default()
+        }
+    }
+
+    /// The WebRTC settings for each session.
+    pub fn peer_config(&self) -> parley_media::PeerConfig {
+        let w = &self.webrtc;
+        let mut ice_servers = Vec::new();
+        if !w.stun_servers.is_empty() {
+            ice_servers.push(parley_media::IceServer { urls: w.stun_servers.clone(), ..Default::default() });
+        }
+        if !w.turn_servers.is_empty() {
+            ice_servers.push(parley_media::IceServer {
+                urls: w.turn_servers.clone(),
+                username: w.turn_username.clone(),
+                credential: w.turn_credential.clone(),
+            });
+        }
+        let ms = |v: u32| std::time::Duration::from_millis(v as u64);
+        parley_media::PeerConfig {
+            ice_ips: w.ice_ips.iter().filter_map(|ip| ip.parse().ok()).collect(),
+            ice_servers,
+            public_ips: w.public_ips.clone(),
+            ice_disconnected_timeout: ms(w.ice_disconnected_ms),
+            ice_failed_timeout: ms(w.ice_failed_ms),
+            jitter_depth: w.jitter_packets as usize,
+            output_rate: 16_000,
+            video: parley_media::VideoConfig {
+                sample_interval: (w.video_sample_ms > 0).then(|| ms(w.video_sample_ms)),
+                request: Default::default(),
+            },
         }
     }
 
@@ -353,7 +470,12 @@ fn set_key(root: &mut Table, defaults: &Table, key: &str, raw: &str, origin: &st
             "false" | "0" | "no" => false,
             _ => return Err(bad()),
         }),
-        Value::Array(_) => Value::Array(raw.split_whitespace().map(|s| Value::String(s.to_string())).collect()),
+        Value::Array(_) => Value::Array(
+            raw.split(|c: char| c.is_whitespace() || c == ',')
+                .filter(|s| !s.is_empty())
+                .map(|s| Value::String(s.to_string()))
+                .collect(),
+        ),
         _ => return Err(bad()),
     };
     table.insert(last.to_string(), value);

@@ -1,15 +1,19 @@
 //! # parley-web
 //!
 //! The `parley` server and command line: configuration (TOML + `PARLEY_*` env + flags), the axum HTTP
-//! server (the browser demo page, `/healthz`; signaling and metrics as they land), and the `parley models`
-//! commands over the model store. It holds no pipeline logic.
+//! server (WHIP-style signaling at `/v1/sessions`, the browser demo page, `/healthz`, `/metrics`), the
+//! per-session drivers that connect a `parley-media` peer to a `parley-pipeline` core, and the `parley`
+//! commands over the model store and stage models. It holds no pipeline logic.
 
 pub mod bench_engine;
 pub mod cli;
 pub mod config;
+pub mod echo_session;
 pub mod metrics;
 pub mod models_cmd;
 pub mod server;
+pub mod sessions;
+pub mod signaling;
 pub mod stage_cmds;
 
 use clap::Parser;
@@ -30,6 +34,15 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> any
         }
         if let Some(p) = s.port {
             overrides.push(("server.port".into(), p.to_string()));
+        }
+        if let Some(k) = &s.pipeline {
+            overrides.push(("pipeline.kind".into(), k.clone()));
+        }
+        if let Some(d) = s.echo_delay_ms {
+            overrides.push(("pipeline.echo_delay_ms".into(), d.to_string()));
+        }
+        if let Some(ips) = &s.ice_ips {
+            overrides.push(("webrtc.ice_ips".into(), ips.clone()));
         }
     }
     let sources = Sources { file: cli.config.clone(), env: std::env::vars().collect(), overrides };

@@ -1,6 +1,12 @@
-//! The HTTP server: the demo page, `/healthz`, `/metrics` (Prometheus), and (in later work) signaling.
+//! The HTTP server: signaling (`/v1/sessions`, see [`crate::signaling`]), the browser demo client (`/`, plain ES
+//! modules from `web/static/`, compiled into the binary), `/healthz` and `/metrics` (Prometheus).
 
-use axum::{Json, Router, http::StatusCode, response::Html, routing::get};
+use axum::{
+    Json, Router,
+    http::{StatusCode, header},
+    response::{Html, IntoResponse},
+    routing::{delete, get, post},
+};
 use parley_models::store::{Manifest, ModelStore};
 use serde_json::json;
 use std::sync::Arc;
@@ -11,18 +17,34 @@ use crate::config::Config;
 /// What handlers share.
 #[derive(Clone)]
 pub struct AppState {
-    config: Arc<Config>,
+    pub(crate) config: Arc<Config>,
     store: Arc<ModelStore>,
+    pub(crate) sessions: Arc<crate::sessions::Sessions>,
+    pub(crate) peer_config: Arc<parley_media::PeerConfig>,
 }
 
 const INDEX_HTML: &str = include_str!("../static/index.html");
+const APP_JS: &str = include_str!("../static/app.js");
+const PROTOCOL_JS: &str = include_str!("../static/protocol.js");
+const STYLE_CSS: &str = include_str!("../static/style.css");
+
+fn javascript(body: &'static str) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], body)
+}
 
 pub fn router(config: Config) -> Router {
     let store = ModelStore::new(config.models_dir(), Manifest::default_cpu());
-    let state = AppState { config: Arc::new(config), store: Arc::new(store) };
+    let sessions = crate::sessions::Sessions::new(config.server.max_sessions as usize);
+    let peer_config = Arc::new(config.peer_config());
+    let state = AppState { config: Arc::new(config), store: Arc::new(store), sessions, peer_config };
     crate::metrics::prometheus();
     Router::new()
         .route("/", get(|| async { Html(INDEX_HTML) }))
+        .route("/app.js", get(|| async { javascript(APP_JS) }))
+        .route("/protocol.js", get(|| async { javascript(PROTOCOL_JS) }))
+        .route("/style.css", get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE_CSS) }))
+        .route("/v1/sessions", post(crate::signaling::create))
+        .route("/v1/sessions/{id}", delete(crate::signaling::delete))
         .route("/healthz", get(healthz))
         .route("/metrics", get(crate::metrics::render))
         .with_state(state)
@@ -37,6 +59,8 @@ async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) ->
         "version": env!("CARGO_PKG_VERSION"),
         "device": parley_models::Backend::detect().describe(),
         "threads": state.config.threads(),
+        "pipeline": state.config.pipeline.kind,
+        "sessions": {"active": state.sessions.active(), "max": state.sessions.max()},
         "model_store": state.store.root().display().to_string(),
         "models": models.iter().map(|m| json!({"id": m.id, "stage": m.stage, "present": m.present})).collect::<Vec<_>>(),
         "hint": if complete { serde_json::Value::Null } else { json!("run `parley models fetch`") },
@@ -58,7 +82,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if !store.is_complete() {
         tracing::warn!(store = %store.root().display(), "some models are missing; run `parley models fetch`");
     }
-    tracing::info!(threads = config.threads(), "parley {} serving", env!("CARGO_PKG_VERSION"));
+    tracing::info!(
+        threads = config.threads(),
+        pipeline = %config.pipeline.kind,
+        ice_ips = ?config.webrtc.ice_ips,
+        "parley {} serving",
+        env!("CARGO_PKG_VERSION")
+    );
     // The one line scripts and tests wait for.
     println!("parley listening on http://{local}");
     axum::serve(listener, router(config)).with_graceful_shutdown(shutdown_signal()).await?;

@@ -1,0 +1,83 @@
+//! A WebRTC caller that talks to any parley server through its public signaling API only — what the latency
+//! harness and the integration tests use: POST an offer, connect, stream audio, receive audio and events,
+//! hang up (or vanish without a word, to test the server's teardown).
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use parley_media::{MediaEvent, PeerConfig, PeerSession};
+use tokio::sync::mpsc::Receiver;
+
+use crate::http;
+
+/// One call.
+pub struct Caller {
+    pub peer: PeerSession,
+    pub events: Receiver<MediaEvent>,
+    /// `/v1/sessions/{id}`.
+    pub location: String,
+    pub id: String,
+    base: String,
+}
+
+/// The caller's WebRTC settings: loopback candidates only, no extra jitter delay.
+pub fn loopback_config() -> PeerConfig {
+    PeerConfig { ice_ips: vec!["127.0.0.1".parse().expect("ip")], jitter_depth: 1, ..Default::default() }
+}
+
+impl Caller {
+    /// Offers (JSON variant with `session` options when given, else plain `application/sdp`) and applies the
+    /// answer. Errors carry the server's refusal.
+    pub async fn connect(base: &str, config: &PeerConfig, session: Option<serde_json::Value>) -> anyhow::Result<Self> {
+        let (peer, events) = PeerSession::offer(config).await.context("building the offer")?;
+        let response = match &session {
+            Some(options) => {
+                let body = serde_json::json!({"sdp": peer.local_sdp(), "session": options}).to_string();
+                http::request(base, "POST", "/v1/sessions", Some("application/json"), body.as_bytes()).await?
+            }
+            None => {
+                http::request(base, "POST", "/v1/sessions", Some("application/sdp"), peer.local_sdp().as_bytes())
+                    .await?
+            }
+        };
+        if response.status != 201 {
+            peer.close().await;
+            bail!("the server refused the session: HTTP {} {}", response.status, response.body);
+        }
+        let location = response.header("location").context("201 without a Location header")?.to_string();
+        let answer = if session.is_some() {
+            response.json()?["sdp"].as_str().context("JSON answer without `sdp`")?.to_string()
+        } else {
+            response.body.clone()
+        };
+        peer.accept_answer(&answer).await.context("applying the answer")?;
+        let id = location.rsplit('/').next().unwrap_or_default().to_string();
+        Ok(Self { peer, events, location, id, base: base.to_string() })
+    }
+
+    /// Waits for the next event matching `pred`, discarding others; fails after `within`.
+    pub async fn wait_for(
+        &mut self,
+        what: &str,
+        within: Duration,
+        mut pred: impl FnMut(&MediaEvent) -> bool,
+    ) -> anyhow::Result<MediaEvent> {
+        tokio::time::timeout(within, async {
+            while let Some(e) = self.events.recv().await {
+                if pred(&e) {
+                    return Ok(e);
+                }
+            }
+            bail!("the session ended before {what}")
+        })
+        .await
+        .with_context(|| format!("no {what} within {within:?}"))?
+    }
+
+    /// Hangs up politely: DELETE, then close.
+    pub async fn hang_up(self) -> anyhow::Result<u16> {
+        let r = http::request(&self.base, "DELETE", &self.location, None, b"").await?;
+        self.peer.close().await;
+        Ok(r.status)
+    }
+}

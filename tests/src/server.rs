@@ -1,0 +1,26 @@
+//! Runs the real parley HTTP server in-process on 127.0.0.1 with a chosen configuration, for integration
+//! tests: the same router and handlers `parley serve` runs.
+
+use parley_web::config::Config;
+use tokio::net::TcpListener;
+
+/// A server for tests: WebRTC on loopback only.
+pub fn test_config() -> Config {
+    let mut config = Config::default();
+    config.server.host = "127.0.0.1".into();
+    config.server.port = 0;
+    config.webrtc.ice_ips = vec!["127.0.0.1".into()];
+    config
+}
+
+/// Starts the server on a free port; returns its base URL (`http://127.0.0.1:PORT`). It runs until the
+/// runtime ends.
+pub async fn start(config: Config) -> anyhow::Result<String> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let app = parley_web::server::router(config);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(format!("http://{addr}"))
+}
