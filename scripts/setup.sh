@@ -22,13 +22,22 @@ as_root() {
   fi
 }
 
-# 1. System packages. Build tools for crates that compile C (tokenizers' onig, later opus/libvpx),
-#    espeak-ng for TTS phonemes (run as a separate program: GPL-3, see README), Python's pip for models.
+# 1. System packages. Build tools for crates that compile C (tokenizers' onig, libopus via cmake), libvpx for
+#    VP8 video, espeak-ng for TTS phonemes (run as a separate program: GPL-3, see README), Python's pip for
+#    models. The test profile adds Debian's chromium and node/npm for the browser test.
 say "system packages"
 need=()
-for pkg in build-essential pkg-config cmake espeak-ng libespeak-ng-dev; do
+packages=(build-essential pkg-config cmake libvpx-dev espeak-ng libespeak-ng-dev)
+case "$profile" in dev|test) packages+=(chromium nodejs npm) ;; esac
+for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
+# A node from elsewhere (nvm, nodesource) is fine for the browser test.
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+  filtered=()
+  for pkg in "${need[@]}"; do case "$pkg" in nodejs|npm) ;; *) filtered+=("$pkg") ;; esac; done
+  need=("${filtered[@]}")
+fi
 python="${PARLEY_PYTHON:-${PARLEY_MODELS_PYTHON:-python3}}"
 if ! "$python" -m pip --version >/dev/null 2>&1; then
   need+=(python3 python3-pip)
@@ -45,6 +54,14 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo not found: install the Rust toolchain (https://rustup.rs), then run this script again" >&2
   exit 1
 fi
+
+# The browser test's driver: playwright-core from npm, pointed at Debian's chromium (it downloads no browser).
+case "$profile" in dev|test)
+  if [ ! -d tests/browser/node_modules/playwright-core ]; then
+    say "browser test driver (playwright-core from npm)"
+    npm ci --prefix tests/browser --no-audit --no-fund >&2
+  fi ;;
+esac
 
 # 2. Build the `parley` binary.
 say "building parley ($profile profile, target dir $CARGO_TARGET_DIR)"

@@ -142,11 +142,14 @@ pub struct PeerSession {
     local_sdp: String,
 }
 
+/// The outgoing audio track: its sender (for the negotiated payload type), the track, its SSRC.
+type OutgoingAudio = (Arc<dyn RtpSender>, Arc<TrackLocalStaticSample>, u32);
+
 struct Shared {
     events: mpsc::Sender<MediaEvent>,
     channel: Mutex<Option<Arc<dyn DataChannel>>>,
     sink: Mutex<Option<oneshot::Sender<TrackSink>>>,
-    sender: Mutex<Option<(Arc<dyn RtpSender>, Arc<TrackLocalStaticSample>, u32)>>,
+    sender: Mutex<Option<OutgoingAudio>>,
     gathered: tokio::sync::Notify,
     input_stats: Mutex<AudioInputStats>,
     epoch: Instant,
@@ -236,7 +239,7 @@ impl PeerSession {
         };
         media
             .register_codec(
-                RTCRtpCodecParameters { rtp_codec: opus.clone(), payload_type: OPUS_PT, ..Default::default() },
+                RTCRtpCodecParameters { rtp_codec: opus.clone(), payload_type: OPUS_PT },
                 RtpCodecKind::Audio,
             )
             .map_err(setup)?;
@@ -248,10 +251,7 @@ impl PeerSession {
             rtcp_feedback: vec![],
         };
         media
-            .register_codec(
-                RTCRtpCodecParameters { rtp_codec: vp8, payload_type: VP8_PT, ..Default::default() },
-                RtpCodecKind::Video,
-            )
+            .register_codec(RTCRtpCodecParameters { rtp_codec: vp8, payload_type: VP8_PT }, RtpCodecKind::Video)
             .map_err(setup)?;
         let registry = register_default_interceptors(Registry::new(), &mut media).map_err(setup)?;
 
@@ -262,7 +262,6 @@ impl PeerSession {
                 urls: s.urls.clone(),
                 username: s.username.clone(),
                 credential: s.credential.clone(),
-                ..Default::default()
             })
             .collect();
         let rtc_config = RTCConfigurationBuilder::new().with_ice_servers(ice_servers).build();

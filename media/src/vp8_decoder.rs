@@ -219,7 +219,7 @@ mod tests {
             assert_eq!((img.width, img.height), (64, 48));
             let px = &img.rgb[(24 * 64 + 32) * 3..][..3];
             for (got, want) in px.iter().zip([rgb.0, rgb.1, rgb.2]) {
-                assert!((*got as i32 - want as i32).abs() <= 12, "{px:?} vs {rgb:?}");
+                assert!((*got as i32 - want).abs() <= 12, "{px:?} vs {rgb:?}");
             }
         }
     }
