@@ -40,6 +40,8 @@ enum Command {
     Push(Vec<f32>),
     Finish,
     Flush(oneshot::Sender<u64>),
+    Pause,
+    Resume,
 }
 
 /// The pipeline's side of a session's outgoing audio. Cheap to clone.
@@ -64,7 +66,13 @@ impl AudioOutput {
         let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
         let sent = Arc::new(AtomicU64::new(0));
         let (mark_tx, marks) = watch::channel(SentMark { source_samples: 0, at: Instant::now() });
-        let task = PacingTask { pacer: OutputPacer::new(source_rate), encoder, sent: sent.clone(), marks: mark_tx };
+        let task = PacingTask {
+            pacer: OutputPacer::new(source_rate),
+            paused: false,
+            encoder,
+            sent: sent.clone(),
+            marks: mark_tx,
+        };
         tokio::spawn(task.run(rx, sink));
         Ok(Self { commands, sent, marks, source_rate })
     }
@@ -91,6 +99,17 @@ impl AudioOutput {
         rx.await.map_err(|_| OutputClosed)
     }
 
+    /// Holds speech where it is (silence goes out meanwhile) — the user may be interrupting; see
+    /// [`resume`](Self::resume) and [`flush`](Self::flush).
+    pub async fn pause(&self) -> Result<(), OutputClosed> {
+        self.commands.send(Command::Pause).await.map_err(|_| OutputClosed)
+    }
+
+    /// Continues paused speech from where it stopped.
+    pub async fn resume(&self) -> Result<(), OutputClosed> {
+        self.commands.send(Command::Resume).await.map_err(|_| OutputClosed)
+    }
+
     /// Source-rate samples of pushed speech the peer has been sent so far.
     pub fn sent_source_samples(&self) -> u64 {
         self.sent.load(Ordering::Acquire)
@@ -104,6 +123,7 @@ impl AudioOutput {
 
 struct PacingTask {
     pacer: OutputPacer,
+    paused: bool,
     encoder: opus::Encoder,
     sent: Arc<AtomicU64>,
     marks: watch::Sender<SentMark>,
@@ -127,8 +147,8 @@ impl PacingTask {
         let mut last_send: Option<Instant> = None;
         loop {
             let keepalive = last_send.map_or(Instant::now(), |t| t + FRAME);
-            let wake = match self.pacer.poll_timeout() {
-                Some(due) => (epoch + due).min(keepalive.max(epoch + due)),
+            let wake = match self.pacer.poll_timeout().filter(|_| !self.paused) {
+                Some(due) => epoch + due,
                 None => keepalive,
             };
             tokio::select! {
@@ -140,7 +160,7 @@ impl PacingTask {
                 _ = tokio::time::sleep_until(wake) => {}
             }
             let now = Instant::now();
-            let frame = self.pacer.poll(now - epoch);
+            let frame = if self.paused { None } else { self.pacer.poll(now - epoch) };
             let samples = match &frame {
                 Some(f) => &f.samples[..],
                 None if last_send.is_none_or(|t| now >= t + FRAME) => &silence[..],
@@ -175,8 +195,11 @@ impl PacingTask {
                 }
             }
             Command::Finish => self.pacer.finish(),
+            Command::Pause => self.paused = true,
+            Command::Resume => self.paused = false,
             Command::Flush(reply) => {
                 self.pacer.flush();
+                self.paused = false;
                 let sent = self.pacer.sent_source_samples();
                 self.sent.store(sent, Ordering::Release);
                 let _ = reply.send(sent);
@@ -233,6 +256,24 @@ mod tests {
         let loud = pcm[..48_000].iter().map(|v| v * v).sum::<f32>() / 48_000.0;
         let quiet = pcm[52_000..].iter().map(|v| v * v).sum::<f32>() / (pcm.len() - 52_000) as f32;
         assert!(loud > 0.01 && quiet < 1e-5, "loud {loud} quiet {quiet}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pause_holds_speech_and_resume_continues_where_it_stopped() {
+        let (sink_tx, sink_rx) = oneshot::channel();
+        let out = AudioOutput::spawn(16_000, sink_rx).unwrap();
+        let (tx, _rx) = mpsc::unbounded_channel();
+        sink_tx.send(ChannelSink(tx)).ok().unwrap();
+        out.push(vec![0.2; 16_000]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(205)).await;
+        out.pause().await.unwrap();
+        let at_pause = out.sent_source_samples();
+        assert_eq!(at_pause, 11 * 320);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(out.sent_source_samples(), at_pause, "nothing sent while paused");
+        out.resume().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        assert_eq!(out.sent_source_samples(), 16_000, "the rest went out after the resume");
     }
 
     #[tokio::test(start_paused = true)]

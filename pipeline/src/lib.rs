@@ -10,6 +10,7 @@
 //! (`parley.v1`) that the server, the demo client and the latency harness speak, and the [`echo`] pipeline
 //! (audio straight back, speech events from the [`energy_gate`]) for testing transport without models.
 
+pub mod conversation;
 pub mod echo;
 pub mod energy_gate;
 pub mod protocol;

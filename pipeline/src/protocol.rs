@@ -60,6 +60,21 @@ pub struct TurnLatency {
     pub transcript_ms: f64,
     pub first_token_ms: f64,
     pub first_audio_ms: f64,
+    /// The first reply audio packet went to the network.
+    #[serde(default)]
+    pub audio_sent_ms: f64,
+}
+
+/// Why the user's turn was taken as over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TurnEndReason {
+    /// The end-of-turn model said the user had finished.
+    Semantic,
+    /// Silence long enough without the model (unavailable or still unsure) — the silence rule.
+    Silence,
+    /// The model kept saying "not finished" until the longest wait.
+    MaxWait,
 }
 
 /// The body of an `error` event.
@@ -101,6 +116,12 @@ pub enum ServerEvent {
     /// The end of a reply; `played_text` is what the user heard (the assistant's context keeps only that).
     #[serde(rename = "response.done")]
     ResponseDone { response_id: String, status: ResponseStatus, played_text: String },
+    /// The user's turn ended; the reply starts.
+    #[serde(rename = "parley.turn.ended")]
+    TurnEnded { item_id: String, reason: TurnEndReason },
+    /// The first audio of a reply went out.
+    #[serde(rename = "output_audio_buffer.started")]
+    AudioStarted { response_id: String },
     #[serde(rename = "parley.turn.latency")]
     TurnLatency { item_id: String, latency: TurnLatency },
     #[serde(rename = "error")]

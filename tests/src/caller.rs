@@ -17,6 +17,8 @@ pub struct Caller {
     /// `/v1/sessions/{id}`.
     pub location: String,
     pub id: String,
+    /// When the offer was POSTed (for time-to-connected).
+    pub posted_at: tokio::time::Instant,
     base: String,
 }
 
@@ -30,6 +32,7 @@ impl Caller {
     /// answer. Errors carry the server's refusal.
     pub async fn connect(base: &str, config: &PeerConfig, session: Option<serde_json::Value>) -> anyhow::Result<Self> {
         let (peer, events) = PeerSession::offer(config).await.context("building the offer")?;
+        let posted_at = tokio::time::Instant::now();
         let response = match &session {
             Some(options) => {
                 let body = serde_json::json!({"sdp": peer.local_sdp(), "session": options}).to_string();
@@ -52,7 +55,7 @@ impl Caller {
         };
         peer.accept_answer(&answer).await.context("applying the answer")?;
         let id = location.rsplit('/').next().unwrap_or_default().to_string();
-        Ok(Self { peer, events, location, id, base: base.to_string() })
+        Ok(Self { peer, events, location, id, posted_at, base: base.to_string() })
     }
 
     /// Waits for the next event matching `pred`, discarding others; fails after `within`.

@@ -121,3 +121,56 @@ async fn speech_comes_back_at_once_with_no_delay() {
 async fn speech_comes_back_after_the_configured_delay() {
     echo_round_trip(500).await;
 }
+
+/// The figures for the notes, not a pass/fail test: `PARLEY_URL=http://127.0.0.1:PORT` (a `parley serve
+/// --pipeline echo --ice-ips 127.0.0.1` whose log prints the echo time inside the server when the session ends)
+/// or an in-process server; `PARLEY_ECHO_SECONDS` (default 60) of looped speech; 20 connects timed from POST to
+/// `connected`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a 60 s measurement run; run with --ignored --nocapture"]
+async fn echo_figures() {
+    let base = match std::env::var("PARLEY_URL") {
+        Ok(url) => url,
+        Err(_) => server::start(server::test_config()).await.unwrap(),
+    };
+    let seconds: f64 = std::env::var("PARLEY_ECHO_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(60.0);
+    let mut connect_ms = Vec::new();
+    for _ in 0..20 {
+        let mut caller = Caller::connect(&base, &loopback_config(), None).await.expect("connect");
+        caller.wait_for("connected", Duration::from_secs(10), |e| matches!(e, MediaEvent::Connected)).await.unwrap();
+        connect_ms.push(caller.posted_at.elapsed().as_secs_f64() * 1e3);
+        caller.hang_up().await.unwrap();
+    }
+    connect_ms.sort_by(f64::total_cmp);
+    let q = |v: &[f64], p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+    eprintln!(
+        "POST → connected (caller side, 20 sessions): P50 {:.1} ms, P90 {:.1} ms",
+        q(&connect_ms, 0.5),
+        q(&connect_ms, 0.9)
+    );
+
+    let mut caller = Caller::connect(&base, &loopback_config(), None).await.expect("connect");
+    caller.wait_for("connected", Duration::from_secs(10), |e| matches!(e, MediaEvent::Connected)).await.unwrap();
+    let clip = fixtures::fixture("two_utterances.wav").audio_16k();
+    let output = caller.peer.audio_output().clone();
+    let total = (seconds * 16_000.0) as usize;
+    let mut pushed = 0;
+    while pushed < total {
+        let n = clip.len().min(total - pushed);
+        output.push(clip[..n].to_vec()).await.unwrap();
+        pushed += n;
+    }
+    let end = Instant::now() + Duration::from_secs_f64(seconds + 1.0);
+    let mut frames = 0;
+    while let Ok(Some(e)) = tokio::time::timeout_at(end, caller.events.recv()).await {
+        frames += matches!(e, MediaEvent::Audio { .. }) as u32;
+    }
+    let stats = caller.peer.input_stats();
+    eprintln!(
+        "caller received {frames} frames; lost {}, jitter {:.2} ms",
+        stats.jitter.lost,
+        stats.jitter.jitter / 48.0
+    );
+    caller.hang_up().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+}
