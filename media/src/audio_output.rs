@@ -147,8 +147,10 @@ impl PacingTask {
         let mut last_send: Option<Instant> = None;
         loop {
             let keepalive = last_send.map_or(Instant::now(), |t| t + FRAME);
+            // Never two packets within 20 ms (a silent packet just went out: speech waits for the next slot),
+            // so a receiver never sees a burst and never builds a standing queue from one.
             let wake = match self.pacer.poll_timeout().filter(|_| !self.paused) {
-                Some(due) => epoch + due,
+                Some(due) => (epoch + due).max(keepalive),
                 None => keepalive,
             };
             tokio::select! {

@@ -42,6 +42,8 @@ struct RoundTrip {
     waiting: VecDeque<(u64, Instant)>,
     pushed: u64,
     samples_ms: Vec<f64>,
+    /// Packet arrival → frame handed to the pipeline.
+    handoff_ms: Vec<f64>,
 }
 
 impl RoundTrip {
@@ -112,6 +114,9 @@ impl EchoSession {
                     Some(MediaEvent::ChannelOpen) => pipeline.handle_channel_open(),
                     Some(MediaEvent::Message(text)) => pipeline.handle_message(&text),
                     Some(MediaEvent::Audio { frame, received }) => {
+                        if rtt.handoff_ms.len() < MAX_RTT_SAMPLES {
+                            rtt.handoff_ms.push(received.elapsed().as_secs_f64() * 1e3);
+                        }
                         rtt.arrivals.push_back((frame.end_sample(), received));
                         if rtt.arrivals.len() > 1_000 {
                             rtt.arrivals.pop_front();
@@ -155,8 +160,13 @@ impl EchoSession {
         let input = self.peer.input_stats();
         match rtt.summary() {
             Some((p50, p90, n)) => tracing::info!(
-                "session ended: {reason}; echo inside the server P50 {p50:.1} ms, P90 {p90:.1} ms over {n} frames; \
+                "session ended: {reason}; echo inside the server P50 {p50:.1} ms, P90 {p90:.1} ms over {n} frames \
+                 (of which packet → pipeline P50 {:.1} ms); \
                  audio in: {} packets, {} lost ({} rebuilt by FEC), jitter {:.1} ms",
+                {
+                    rtt.handoff_ms.sort_by(f64::total_cmp);
+                    rtt.handoff_ms.get(rtt.handoff_ms.len() / 2).copied().unwrap_or(0.0)
+                },
                 input.jitter.received,
                 input.jitter.lost,
                 input.recovered_fec,
