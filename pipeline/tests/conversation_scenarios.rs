@@ -162,7 +162,7 @@ impl Sim {
                     let p = if self.finished(&audio) { 0.9 } else { 0.1 };
                     self.later(80, id, Input::EndOfTurn { id, probability: p });
                 }
-                Output::Transcribe { id, audio } => {
+                Output::Transcribe { id, audio, .. } => {
                     let text = self.transcribe(&audio);
                     self.later(150, id, Input::Transcript { id, text });
                 }
@@ -210,6 +210,7 @@ impl Sim {
                     }
                 }
                 Output::PlayAudio { samples } => self.out_queue.extend(samples),
+                Output::FinishAudio => {}
                 Output::PauseAudio => self.paused = true,
                 Output::ResumeAudio => self.paused = false,
                 Output::FlushAudio => {

@@ -24,3 +24,18 @@ pub async fn start(config: Config) -> anyhow::Result<String> {
     });
     Ok(format!("http://{addr}"))
 }
+
+/// Starts the server with the conversation pipeline on `engine`.
+pub async fn start_with_engine(
+    mut config: Config,
+    engine: parley_models::engine::EngineHandle,
+) -> anyhow::Result<String> {
+    config.pipeline.kind = "conversation".into();
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let app = parley_web::server::router_with_engine(config, Some(engine));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(format!("http://{addr}"))
+}

@@ -70,20 +70,48 @@ impl Default for WebrtcConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct PipelineConfig {
     /// What each session runs: `echo` (the caller's audio straight back, speech events from signal energy;
-    /// no models). The conversation pipeline joins it in the next release.
+    /// no models) or `conversation` (the spoken conversation on the shared engine; loads every model).
     pub kind: String,
     /// Echo pipeline: how long the audio is held before it is sent back (ms).
     pub echo_delay_ms: u32,
+    /// Conversation: silence after speech before the end-of-turn model is asked (ms).
+    pub pause_ms: u32,
+    /// Conversation: end-of-turn probability that ends the turn at once.
+    pub eot_threshold: f32,
+    /// Conversation: while the model says "not finished", ask again after this much more silence (ms).
+    pub eot_recheck_ms: u32,
+    /// Conversation: silence that ends the turn whatever the model says (ms).
+    pub max_wait_ms: u32,
+    /// Conversation: user speech over the reply longer than this interrupts it whatever it says (ms).
+    pub barge_in_ms: u32,
+    /// Conversation: words that never interrupt the reply.
+    pub backchannels: Vec<String>,
+    /// Conversation: the system prompt (a session may override it).
+    pub instructions: String,
+    /// Conversation: most tokens per reply.
+    pub max_reply_tokens: u32,
 }
 
 impl Default for PipelineConfig {
     fn default() -> Self {
-        Self { kind: "echo".into(), echo_delay_ms: 0 }
+        let c = parley_pipeline::conversation::ConversationConfig::default();
+        Self {
+            kind: "echo".into(),
+            echo_delay_ms: 0,
+            pause_ms: c.pause_ms,
+            eot_threshold: c.eot_threshold,
+            eot_recheck_ms: c.eot_recheck_ms,
+            max_wait_ms: c.max_wait_ms,
+            barge_in_ms: c.barge_in_ms,
+            backchannels: c.backchannels,
+            instructions: c.instructions,
+            max_reply_tokens: c.max_reply_tokens as u32,
+        }
     }
 }
 
 /// The pipelines `pipeline.kind` accepts.
-pub const PIPELINES: &[&str] = &["echo"];
+pub const PIPELINES: &[&str] = &["echo", "conversation"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -295,6 +323,19 @@ impl Config {
         if !(1..=25).contains(&w.jitter_packets) {
             return Err(ConfigError("`webrtc.jitter_packets` must be between 1 and 25".into()));
         }
+        let p = &self.pipeline;
+        if !(0.0..=1.0).contains(&p.eot_threshold) {
+            return Err(ConfigError("`pipeline.eot_threshold` must be between 0 and 1".into()));
+        }
+        if p.max_wait_ms <= p.pause_ms {
+            return Err(ConfigError(format!(
+                "`pipeline.max_wait_ms` ({}) must be longer than `pipeline.pause_ms` ({})",
+                p.max_wait_ms, p.pause_ms
+            )));
+        }
+        if p.max_reply_tokens == 0 {
+            return Err(ConfigError("`pipeline.max_reply_tokens` must be at least 1".into()));
+        }
         if self.models.python.trim().is_empty() {
             return Err(ConfigError("`models.python` must name a Python interpreter, e.g. python3".into()));
         }
@@ -330,6 +371,22 @@ impl Config {
             cached_kv_bytes: e.kv_cache_mb as usize * (1 << 20),
             slow_max_yield: std::time::Duration::from_millis(e.slow_max_yield_ms as u64),
             queue: e.queue as usize,
+            ..Default::default()
+        }
+    }
+
+    /// The conversation core's settings from `pipeline.*`.
+    pub fn conversation_config(&self) -> parley_pipeline::conversation::ConversationConfig {
+        let p = &self.pipeline;
+        parley_pipeline::conversation::ConversationConfig {
+            pause_ms: p.pause_ms,
+            eot_threshold: p.eot_threshold,
+            eot_recheck_ms: p.eot_recheck_ms,
+            max_wait_ms: p.max_wait_ms,
+            barge_in_ms: p.barge_in_ms,
+            backchannels: p.backchannels.clone(),
+            instructions: p.instructions.clone(),
+            max_reply_tokens: p.max_reply_tokens as usize,
             ..Default::default()
         }
     }

@@ -8,6 +8,7 @@
 pub mod bench_engine;
 pub mod cli;
 pub mod config;
+pub mod conversation_session;
 pub mod echo_session;
 pub mod metrics;
 pub mod models_cmd;

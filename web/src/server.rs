@@ -21,6 +21,8 @@ pub struct AppState {
     store: Arc<ModelStore>,
     pub(crate) sessions: Arc<crate::sessions::Sessions>,
     pub(crate) peer_config: Arc<parley_media::PeerConfig>,
+    /// The shared engine, when the pipeline needs models (`conversation`).
+    pub(crate) engine: Option<parley_models::engine::EngineHandle>,
 }
 
 const INDEX_HTML: &str = include_str!("../static/index.html");
@@ -33,10 +35,20 @@ fn javascript(body: &'static str) -> impl IntoResponse {
 }
 
 pub fn router(config: Config) -> Router {
+    router_with_engine(config, None)
+}
+
+/// The router for a server whose sessions use `engine` (required by the conversation pipeline).
+pub fn router_with_engine(config: Config, engine: Option<parley_models::engine::EngineHandle>) -> Router {
     let store = ModelStore::new(config.models_dir(), Manifest::default_cpu());
     let sessions = crate::sessions::Sessions::new(config.server.max_sessions as usize);
-    let peer_config = Arc::new(config.peer_config());
-    let state = AppState { config: Arc::new(config), store: Arc::new(store), sessions, peer_config };
+    let mut peer_config = config.peer_config();
+    if let Some(engine) = &engine {
+        // Replies are pushed at the voice's rate.
+        peer_config.output_rate = engine.tts().sample_rate();
+    }
+    let peer_config = Arc::new(peer_config);
+    let state = AppState { config: Arc::new(config), store: Arc::new(store), sessions, peer_config, engine };
     crate::metrics::prometheus();
     Router::new()
         .route("/", get(|| async { Html(INDEX_HTML) }))
@@ -89,9 +101,24 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         "parley {} serving",
         env!("CARGO_PKG_VERSION")
     );
+    let engine = if config.pipeline.kind == "conversation" {
+        let options = config.engine_options();
+        let started = std::time::Instant::now();
+        tracing::info!("loading the models (the conversation pipeline)...");
+        let engine = tokio::task::spawn_blocking(move || parley_models::engine::EngineHandle::start(&store, options))
+            .await?
+            .map_err(|e| anyhow::anyhow!("cannot start the engine: {e}. Run `parley models fetch` first"))?;
+        tracing::info!("engine ready in {:.1} s", started.elapsed().as_secs_f64());
+        Some(engine)
+    } else {
+        None
+    };
     // The one line scripts and tests wait for.
     println!("parley listening on http://{local}");
-    axum::serve(listener, router(config)).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, router_with_engine(config, engine.clone())).with_graceful_shutdown(shutdown_signal()).await?;
+    if let Some(engine) = engine {
+        engine.shutdown();
+    }
     tracing::info!("parley stopped");
     Ok(())
 }

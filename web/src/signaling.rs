@@ -84,6 +84,19 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bod
         r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         return r;
     };
+    // The conversation pipeline also needs a place in the engine.
+    let permit = match &state.engine {
+        Some(engine) => match engine.open_session() {
+            Ok(p) => Some(p),
+            Err(e) => {
+                let mut r =
+                    error(StatusCode::SERVICE_UNAVAILABLE, "server_full", format!("the engine has no room: {e}"));
+                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                return r;
+            }
+        },
+        None => None,
+    };
     let (peer, events) = match PeerSession::answer(&state.peer_config, &sdp).await {
         Ok(p) => p,
         Err(e @ MediaError::BadSdp(_)) => return error(StatusCode::BAD_REQUEST, "bad_sdp", e.to_string()),
@@ -104,17 +117,36 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bod
     place.register(&id, Live { peer: peer.clone(), stop: stop.clone() });
     let answer = peer.local_sdp().to_string();
     tracing::info!(session = %id, json, "session created in {:.1} ms", started.elapsed().as_secs_f64() * 1e3);
-    let driver = crate::echo_session::EchoSession {
-        id: id.clone(),
-        peer,
-        stop,
-        options,
-        delay: Duration::from_millis(state.config.pipeline.echo_delay_ms as u64),
-        connect_timeout: Duration::from_millis(state.config.webrtc.connect_timeout_ms as u64),
-        created: started,
-    };
-    let span = tracing::info_span!("session", id = %id, pipeline = "echo");
-    tokio::spawn(tracing::Instrument::instrument(driver.run(events, place), span));
+    let connect_timeout = Duration::from_millis(state.config.webrtc.connect_timeout_ms as u64);
+    let span = tracing::info_span!("session", id = %id, pipeline = %state.config.pipeline.kind);
+    match (permit, &state.engine) {
+        (Some(permit), Some(engine)) => {
+            let driver = crate::conversation_session::ConversationSession {
+                id: id.clone(),
+                peer,
+                stop,
+                options,
+                config: state.config.conversation_config(),
+                engine: engine.clone(),
+                permit,
+                connect_timeout,
+                created: started,
+            };
+            tokio::spawn(tracing::Instrument::instrument(driver.run(events, place), span));
+        }
+        _ => {
+            let driver = crate::echo_session::EchoSession {
+                id: id.clone(),
+                peer,
+                stop,
+                options,
+                delay: Duration::from_millis(state.config.pipeline.echo_delay_ms as u64),
+                connect_timeout,
+                created: started,
+            };
+            tokio::spawn(tracing::Instrument::instrument(driver.run(events, place), span));
+        }
+    }
 
     let location = format!("/v1/sessions/{id}");
     let mut response = if json {

@@ -35,6 +35,7 @@ enum Command {
 pub struct TtsExecutorHandle {
     thread: ExecutorThread<Command>,
     next_id: Arc<std::sync::atomic::AtomicU64>,
+    sample_rate: u32,
 }
 
 impl std::fmt::Debug for TtsExecutorHandle {
@@ -46,8 +47,14 @@ impl std::fmt::Debug for TtsExecutorHandle {
 impl TtsExecutorHandle {
     /// Starts the thread; `queue` bounds the commands waiting for it.
     pub fn spawn(voice: Arc<PiperVoice>, queue: usize) -> Self {
+        let sample_rate = voice.sample_rate();
         let thread = ExecutorThread::spawn("tts".into(), "TTS command queue", queue, move |rx| run(voice, rx));
-        Self { thread, next_id: Arc::new(std::sync::atomic::AtomicU64::new(1)) }
+        Self { thread, next_id: Arc::new(std::sync::atomic::AtomicU64::new(1)), sample_rate }
+    }
+
+    /// The voice's rate: every chunk's samples are at it.
+    pub fn sample_rate(&self) -> u32 {
+        self.sample_rate
     }
 
     /// Opens a stream for text that will arrive in pieces (an LLM reply); chunks arrive on the receiver.

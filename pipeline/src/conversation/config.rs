@@ -58,7 +58,7 @@ impl Default for ConversationConfig {
             .map(|s| s.to_string())
             .collect(),
             echo_gate: true,
-            echo_correlation: 0.6,
+            echo_correlation: 0.8,
             instructions: "You are parley, a friendly voice assistant. Answer in one or two short spoken sentences, \
                            without lists or markdown."
                 .into(),

@@ -2,16 +2,16 @@
 //! follows the envelope of the audio just sent (at some round-trip lag) is the assistant hearing itself
 //! through the user's speakers, not the user. Envelopes are RMS per 20 ms bin on the session's clock (input
 //! bins by arrival time, reference bins by the time the audio was sent); the test is the best Pearson
-//! correlation over lags up to 400 ms.
+//! correlation over 500 ms at lags up to 300 ms.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
 const BIN: Duration = Duration::from_millis(20);
-/// Input bins compared (300 ms).
-const WINDOW: usize = 15;
-/// Largest round trip considered (400 ms).
-const MAX_LAG: usize = 20;
+/// Input bins compared (500 ms: shorter windows of two unrelated voices correlate by chance at some lag).
+const WINDOW: usize = 25;
+/// Largest round trip considered (300 ms).
+const MAX_LAG: usize = 15;
 const KEEP: usize = WINDOW + MAX_LAG + 5;
 
 /// See the module docs.

@@ -111,9 +111,11 @@ pub enum Output {
         id: RequestId,
         audio: Vec<f32>,
     },
+    /// `partial`: a streaming partial (background priority; cancelled when the final is asked).
     Transcribe {
         id: RequestId,
         audio: Vec<f32>,
+        partial: bool,
     },
     Generate {
         id: RequestId,
@@ -137,6 +139,8 @@ pub enum Output {
     PlayAudio {
         samples: Vec<f32>,
     },
+    /// The reply's audio is complete: send the last partial frame.
+    FinishAudio,
     PauseAudio,
     ResumeAudio,
     FlushAudio,
@@ -311,6 +315,7 @@ impl Conversation {
             Input::TtsDone { id } => {
                 if let Some(r) = self.reply.as_mut().filter(|r| r.tts == Some(id)) {
                     r.tts = None;
+                    self.outputs.push_back(Output::FinishAudio);
                 }
                 self.maybe_finish_reply();
             }
@@ -401,9 +406,15 @@ impl Conversation {
                 let eot = self.id();
                 let from = at.saturating_sub(EOT_WINDOW).max(self.utterance_start);
                 self.outputs.push_back(Output::EndOfTurn { id: eot, audio: self.audio_range(from, at) });
+                if let Some(partial) = self.partial.take() {
+                    self.outputs.push_back(Output::Cancel { id: partial });
+                }
                 let asr = self.id();
-                self.outputs
-                    .push_back(Output::Transcribe { id: asr, audio: self.audio_range(self.utterance_start, at) });
+                self.outputs.push_back(Output::Transcribe {
+                    id: asr,
+                    audio: self.audio_range(self.utterance_start, at),
+                    partial: false,
+                });
                 self.marks.speech_end = Some(self.arrival_of(at));
                 self.user = UserState::Paused {
                     speech_end: at,
@@ -453,7 +464,11 @@ impl Conversation {
             self.partial_at = end;
             let id = self.id();
             self.partial = Some(id);
-            self.outputs.push_back(Output::Transcribe { id, audio: self.audio_range(self.utterance_start, end) });
+            self.outputs.push_back(Output::Transcribe {
+                id,
+                audio: self.audio_range(self.utterance_start, end),
+                partial: true,
+            });
         }
     }
 
@@ -538,8 +553,11 @@ impl Conversation {
             Some(asr) => asr,
             None => {
                 let id = self.id();
-                self.outputs
-                    .push_back(Output::Transcribe { id, audio: self.audio_range(self.utterance_start, speech_end) });
+                self.outputs.push_back(Output::Transcribe {
+                    id,
+                    audio: self.audio_range(self.utterance_start, speech_end),
+                    partial: false,
+                });
                 id
             }
         };
