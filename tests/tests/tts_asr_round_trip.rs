@@ -11,7 +11,10 @@ fn piper_speech_transcribes_back_to_its_text() {
         eprintln!("SKIPPED: espeak-ng is not installed (apt install espeak-ng)");
         return;
     }
-    let voice = PiperVoice::load(&store, 1).unwrap();
+    // Piper's noise scales make every synthesis different (and an unlucky draw can slur a word); the
+    // round trip is asserted on the reproducible, noise-free rendering of the same voice.
+    let mut voice = PiperVoice::load(&store, 1).unwrap();
+    voice.set_scales(voice.scales().deterministic());
     let mut asr = WhisperAsr::load(&store).unwrap();
     for text in [
         "Good afternoon. The train to Chicago leaves from platform 9.",
