@@ -66,6 +66,14 @@ pub struct TurnLatency {
 }
 
 /// Why the user's turn was taken as over.
+/// Why speech was set aside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IgnoredReason {
+    /// Primary-speaker focus: the voice is clearly not the enrolled one.
+    OtherSpeaker,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TurnEndReason {
@@ -122,6 +130,14 @@ pub enum ServerEvent {
     /// The first audio of a reply went out.
     #[serde(rename = "output_audio_buffer.started")]
     AudioStarted { response_id: String },
+    /// Speech that was heard and set aside (primary-speaker focus: another voice); no turn, no interruption.
+    #[serde(rename = "parley.speech.ignored")]
+    SpeechIgnored {
+        item_id: String,
+        reason: IgnoredReason,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        similarity: Option<f32>,
+    },
     #[serde(rename = "parley.turn.latency")]
     TurnLatency { item_id: String, latency: TurnLatency },
     #[serde(rename = "error")]

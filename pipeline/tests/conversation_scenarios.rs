@@ -18,12 +18,14 @@ const WORD_SAMPLES: usize = TTS_RATE * 3 / 10; // 300 ms per spoken word
 
 #[derive(Clone)]
 enum Segment {
-    /// `ms` of speech at `level`, transcribed as `text`, finished (end-of-turn) or not.
+    /// `ms` of speech at `level`, transcribed as `text`, finished (end-of-turn) or not, in voice `voice`
+    /// (0 is the primary speaker's).
     Speech {
         ms: u64,
         level: f32,
         text: &'static str,
         finished: bool,
+        voice: usize,
     },
     Silence {
         ms: u64,
@@ -36,6 +38,7 @@ enum Segment {
 
 struct Scripted {
     levels: Vec<(f32, &'static str, bool)>,
+    voices: Vec<(f32, usize)>,
     replies: VecDeque<Result<&'static str, ()>>,
 }
 
@@ -63,18 +66,24 @@ struct Sim {
 
 impl Sim {
     fn new(segments: Vec<Segment>, replies: Vec<Result<&'static str, ()>>) -> Self {
+        Self::with_config(segments, replies, ConversationConfig::default())
+    }
+
+    fn with_config(segments: Vec<Segment>, replies: Vec<Result<&'static str, ()>>, config: ConversationConfig) -> Self {
         let mut levels = Vec::new();
+        let mut voices = Vec::new();
         for s in &segments {
-            if let Segment::Speech { level, text, finished, .. } = s {
+            if let Segment::Speech { level, text, finished, voice, .. } = s {
                 levels.push((*level, *text, *finished));
+                voices.push((*level, *voice));
             }
         }
-        let mut conv = Conversation::new("s1", SessionOptions::default(), ConversationConfig::default());
+        let mut conv = Conversation::new("s1", SessionOptions::default(), config);
         conv.handle_input(Input::ChannelOpen, Duration::ZERO);
         Self {
             conv,
             now: Duration::ZERO,
-            script: Scripted { levels, replies: replies.into() },
+            script: Scripted { levels, voices, replies: replies.into() },
             segments: segments.into_iter().map(|s| (s, 0)).collect(),
             sample: 0,
             pending: Vec::new(),
@@ -108,6 +117,19 @@ impl Sim {
             }
         }
         texts.join(" ")
+    }
+
+    /// A voice embedding: the unit axis of the voice of the loudest scripted segment heard.
+    fn embed(&self, audio: &[f32]) -> Vec<f32> {
+        let mut embedding = vec![0.0; 4];
+        for w in audio.chunks(320) {
+            let rms = (w.iter().map(|v| v * v).sum::<f32>() / w.len() as f32).sqrt();
+            if let Some((_, voice)) = self.script.voices.iter().find(|(l, _)| (l - rms).abs() < 0.004) {
+                embedding = vec![0.0; 4];
+                embedding[*voice] = 1.0;
+            }
+        }
+        embedding
     }
 
     fn finished(&self, audio: &[f32]) -> bool {
@@ -161,6 +183,10 @@ impl Sim {
                 Output::EndOfTurn { id, audio } => {
                     let p = if self.finished(&audio) { 0.9 } else { 0.1 };
                     self.later(80, id, Input::EndOfTurn { id, probability: p });
+                }
+                Output::EmbedSpeaker { id, audio } => {
+                    let embedding = self.embed(&audio);
+                    self.later(30, id, Input::SpeakerEmbedding { id, embedding });
                 }
                 Output::Transcribe { id, audio, .. } => {
                     let text = self.transcribe(&audio);
@@ -316,7 +342,12 @@ impl Sim {
 }
 
 fn speech(ms: u64, level: f32, text: &'static str, finished: bool) -> Segment {
-    Segment::Speech { ms, level, text, finished }
+    Segment::Speech { ms, level, text, finished, voice: 0 }
+}
+
+/// Speech in a second voice (not the primary speaker's).
+fn other_voice(ms: u64, level: f32, text: &'static str, finished: bool) -> Segment {
+    Segment::Speech { ms, level, text, finished, voice: 1 }
 }
 
 fn silence(ms: u64) -> Segment {
@@ -551,4 +582,57 @@ fn an_overloaded_engine_gets_an_event_and_the_session_stays_up() {
     assert_eq!(sim.count(done(ResponseStatus::Failed)), 1);
     sim.run(5000);
     assert_eq!(sim.count(done(ResponseStatus::Completed)), 1, "the next turn is answered");
+}
+
+fn focused() -> ConversationConfig {
+    ConversationConfig { primary_speaker: true, ..Default::default() }
+}
+
+#[test]
+fn primary_speaker_focus_ignores_another_voice_for_turns_and_interruptions() {
+    let segments = vec![
+        silence(200),
+        speech(1000, 0.2, "Tell me about Paris.", true),
+        silence(1900),
+        // Another voice talks over the reply for longer than the barge-in limit: no interruption.
+        other_voice(1200, 0.3, "Wait, what about Lyon?", true),
+        silence(12_000),
+        // Another voice asks a whole question after the reply: no turn.
+        other_voice(1000, 0.25, "What time is it?", true),
+        silence(3000),
+        // The primary speaker is answered again.
+        speech(800, 0.15, "Thanks a lot.", true),
+        silence(6000),
+    ];
+    let mut sim = Sim::with_config(segments, vec![Ok(LONG), Ok("You are welcome.")], focused());
+    sim.run_until("first reply done", 16_000, done(ResponseStatus::Completed));
+    assert!(!sim.has_output("FlushAudio"), "another voice interrupted the reply");
+    assert_eq!(sim.conv.history().last(), Some(&(Role::Assistant, LONG.to_string())));
+    sim.run_until(
+        "second reply",
+        20_000,
+        |e| matches!(e, ServerEvent::ResponseDone { response_id, .. } if response_id == "resp_2"),
+    );
+    let ignored = sim.count(|e| matches!(e, ServerEvent::SpeechIgnored { .. }));
+    assert_eq!(ignored, 2, "both utterances of the other voice are set aside: {:#?}", sim.events);
+    assert_eq!(sim.count(|e| matches!(e, ServerEvent::TurnEnded { .. })), 2, "only the primary speaker's turns");
+    let users: Vec<&str> =
+        sim.conv.history().iter().filter(|(r, _)| *r == Role::User).map(|(_, t)| t.as_str()).collect();
+    assert_eq!(users, ["Tell me about Paris.", "Thanks a lot."]);
+}
+
+#[test]
+fn primary_speaker_focus_still_lets_the_primary_speaker_interrupt() {
+    let mut segments = vec![silence(200), speech(1000, 0.2, "Tell me about Paris.", true), silence(1900)];
+    segments.push(speech(1200, 0.3, "Wait, what about Lyon?", true));
+    segments.push(silence(8000));
+    let mut sim = Sim::with_config(segments, vec![Ok(LONG), Ok("Sure.")], focused());
+    sim.run_until("interruption", 8000, done(ResponseStatus::Interrupted));
+    sim.run_until(
+        "second reply",
+        8000,
+        |e| matches!(e, ServerEvent::ResponseDone { response_id, .. } if response_id == "resp_2"),
+    );
+    assert_eq!(sim.conv.history()[2], (Role::User, "Wait, what about Lyon?".into()));
+    assert_eq!(sim.count(|e| matches!(e, ServerEvent::SpeechIgnored { .. })), 0);
 }

@@ -4,8 +4,10 @@
 //! a WebRTC [`caller::Caller`] that uses only the public signaling API, a small [`http`] client, and an
 //! in-process [`server`] for tests. Nothing depends on this crate.
 
+pub mod browser;
 pub mod caller;
 pub mod fake_wheels;
 pub mod fixtures;
 pub mod http;
 pub mod server;
+pub mod voice_turn;

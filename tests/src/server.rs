@@ -4,9 +4,11 @@
 use parley_web::config::Config;
 use tokio::net::TcpListener;
 
-/// A server for tests: WebRTC on loopback only.
+/// A server for tests: WebRTC on loopback only, the echo pipeline (no models; [`start_with_engine`] switches
+/// to the conversation).
 pub fn test_config() -> Config {
     let mut config = Config::default();
+    config.pipeline.kind = "echo".into();
     config.server.host = "127.0.0.1".into();
     config.server.port = 0;
     config.webrtc.ice_ips = vec!["127.0.0.1".into()];

@@ -64,8 +64,9 @@ pub struct ServeArgs {
     /// TCP port (server.port). Default 8080; 0 picks a free port.
     #[arg(long, short = 'p', value_name = "PORT")]
     pub port: Option<u16>,
-    /// What each session runs (pipeline.kind): `echo` sends the caller's audio straight back and reports
-    /// speech from its energy, with no models — for testing transport, the demo page and the harness.
+    /// What each session runs (pipeline.kind): `conversation` (the default) holds a spoken conversation on
+    /// the shared engine (loads every model at start); `echo` sends the caller's audio straight back and
+    /// reports speech from its energy, with no models — for testing transport, the demo page and the harness.
     #[arg(long, value_name = "KIND")]
     pub pipeline: Option<String>,
     /// Echo pipeline: hold the audio this long before sending it back (pipeline.echo_delay_ms).

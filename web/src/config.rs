@@ -90,13 +90,21 @@ pub struct PipelineConfig {
     pub instructions: String,
     /// Conversation: most tokens per reply.
     pub max_reply_tokens: u32,
+    /// Conversation: primary-speaker focus — the first utterance's voice is enrolled, and speech in a clearly
+    /// different voice neither starts a turn nor interrupts the reply.
+    pub primary_speaker: bool,
+    /// Conversation: voice-embedding cosine similarity at or above which speech is the primary speaker's.
+    pub speaker_similarity: f32,
+    /// Conversation: the model that writes replies — `fast` (SmolLM2-135M, the default: the shorter
+    /// voice-to-voice latency on a laptop CPU) or `slow` (Qwen2.5-1.5B, better answers; loads it).
+    pub reply_model: String,
 }
 
 impl Default for PipelineConfig {
     fn default() -> Self {
         let c = parley_pipeline::conversation::ConversationConfig::default();
         Self {
-            kind: "echo".into(),
+            kind: "conversation".into(),
             echo_delay_ms: 0,
             pause_ms: c.pause_ms,
             eot_threshold: c.eot_threshold,
@@ -106,9 +114,15 @@ impl Default for PipelineConfig {
             backchannels: c.backchannels,
             instructions: c.instructions,
             max_reply_tokens: c.max_reply_tokens as u32,
+            primary_speaker: c.primary_speaker,
+            speaker_similarity: c.speaker_similarity,
+            reply_model: "fast".into(),
         }
     }
 }
+
+/// The models `pipeline.reply_model` accepts.
+pub const REPLY_MODELS: &[&str] = &["fast", "slow"];
 
 /// The pipelines `pipeline.kind` accepts.
 pub const PIPELINES: &[&str] = &["echo", "conversation"];
@@ -336,6 +350,16 @@ impl Config {
         if p.max_reply_tokens == 0 {
             return Err(ConfigError("`pipeline.max_reply_tokens` must be at least 1".into()));
         }
+        if !REPLY_MODELS.contains(&p.reply_model.as_str()) {
+            return Err(ConfigError(format!(
+                "`pipeline.reply_model` = \"{}\" is not allowed; use one of {}",
+                p.reply_model,
+                REPLY_MODELS.join(", ")
+            )));
+        }
+        if !(-1.0..=1.0).contains(&p.speaker_similarity) {
+            return Err(ConfigError("`pipeline.speaker_similarity` must be between -1 and 1".into()));
+        }
         if self.models.python.trim().is_empty() {
             return Err(ConfigError("`models.python` must name a Python interpreter, e.g. python3".into()));
         }
@@ -364,7 +388,7 @@ impl Config {
         let e = &self.engine;
         parley_models::engine::EngineOptions {
             max_sessions: self.server.max_sessions as usize,
-            slow_model: e.slow_model,
+            slow_model: e.slow_model || self.pipeline.reply_model == "slow",
             token_budget: e.token_budget as usize,
             max_batch: e.max_batch as usize,
             cached_sessions: e.cached_sessions as usize,
@@ -387,6 +411,8 @@ impl Config {
             backchannels: p.backchannels.clone(),
             instructions: p.instructions.clone(),
             max_reply_tokens: p.max_reply_tokens as usize,
+            primary_speaker: p.primary_speaker,
+            speaker_similarity: p.speaker_similarity,
             ..Default::default()
         }
     }

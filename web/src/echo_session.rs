@@ -17,6 +17,7 @@ use parley_pipeline::protocol::SessionOptions;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
+use crate::session_lifecycle::{Lifecycle, Step};
 use crate::sessions::Place;
 
 /// Most round-trip samples kept per session for the end-of-session summary (10 minutes of frames).
@@ -96,24 +97,16 @@ impl EchoSession {
         let output: AudioOutput = self.peer.audio_output().clone();
         let mut marks = output.sent_marks();
         let mut rtt = RoundTrip::default();
-        let mut connected = false;
-        let connect_deadline = self.created + self.connect_timeout;
+        let mut lifecycle = Lifecycle::new(self.created, self.connect_timeout, self.stop.clone());
         let reason = loop {
             let wake = pipeline.poll_timeout().map(|t| epoch + t);
             tokio::select! {
-                event = events.recv() => match event {
-                    None => break "media ended",
-                    Some(MediaEvent::Connected) => {
-                        connected = true;
-                        let ms = self.created.elapsed().as_secs_f64() * 1e3;
-                        metrics::histogram!("parley_session_connect_ms").record(ms);
-                        tracing::info!("connected {ms:.0} ms after the offer");
-                    }
-                    Some(MediaEvent::Disconnected) => tracing::info!("peer disconnected; waiting for it to come back"),
-                    Some(MediaEvent::Closed(reason)) => break if reason == parley_media::CloseReason::Failed { "peer gone (ICE/DTLS timeout)" } else { "closed" },
-                    Some(MediaEvent::ChannelOpen) => pipeline.handle_channel_open(),
-                    Some(MediaEvent::Message(text)) => pipeline.handle_message(&text),
-                    Some(MediaEvent::Audio { frame, received }) => {
+                event = events.recv() => match lifecycle.on_media(event) {
+                    Step::End(reason) => break reason,
+                    Step::Handled => {}
+                    Step::Media(MediaEvent::ChannelOpen) => pipeline.handle_channel_open(),
+                    Step::Media(MediaEvent::Message(text)) => pipeline.handle_message(&text),
+                    Step::Media(MediaEvent::Audio { frame, received }) => {
                         if rtt.handoff_ms.len() < MAX_RTT_SAMPLES {
                             rtt.handoff_ms.push(received.elapsed().as_secs_f64() * 1e3);
                         }
@@ -123,17 +116,17 @@ impl EchoSession {
                         }
                         pipeline.handle_audio(frame, Instant::now() - epoch);
                     }
-                    Some(MediaEvent::Video(frame)) => {
+                    Step::Media(MediaEvent::Video(frame)) => {
                         tracing::trace!("video frame {}x{}", frame.width, frame.height);
                     }
+                    Step::Media(_) => {}
                 },
                 _ = sleep_until_opt(wake) => pipeline.handle_timeout(Instant::now() - epoch),
                 Ok(()) = marks.changed() => {
                     let mark = *marks.borrow_and_update();
                     rtt.sent(mark.source_samples, mark.at);
                 }
-                _ = tokio::time::sleep_until(connect_deadline), if !connected => break "the peer never connected",
-                _ = self.stop.notified() => break "deleted by the client",
+                reason = lifecycle.ended() => break reason,
             }
             while let Some(out) = pipeline.poll_output() {
                 match out {

@@ -107,7 +107,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::info!("loading the models (the conversation pipeline)...");
         let engine = tokio::task::spawn_blocking(move || parley_models::engine::EngineHandle::start(&store, options))
             .await?
-            .map_err(|e| anyhow::anyhow!("cannot start the engine: {e}. Run `parley models fetch` first"))?;
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot start the engine for the conversation pipeline: {e}. Run `parley models fetch` first \
+                     (or `parley serve --pipeline echo` to test the transport without models)"
+                )
+            })?;
         tracing::info!("engine ready in {:.1} s", started.elapsed().as_secs_f64());
         Some(engine)
     } else {

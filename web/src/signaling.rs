@@ -128,6 +128,7 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bod
                 options,
                 config: state.config.conversation_config(),
                 engine: engine.clone(),
+                slow_replies: state.config.pipeline.reply_model == "slow",
                 permit,
                 connect_timeout,
                 created: started,

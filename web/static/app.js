@@ -60,6 +60,7 @@ function showLatency(itemId, latency) {
   const stages = [
     ['end of turn', latency.end_of_turn_ms], ['transcript', latency.transcript_ms],
     ['first token', latency.first_token_ms], ['first audio', latency.first_audio_ms],
+    ['sent', latency.audio_sent_ms ?? latency.first_audio_ms],
   ];
   const total = Math.max(1, ...stages.map(([, ms]) => ms));
   const turn = document.createElement('div');
@@ -117,6 +118,10 @@ function handleEvent(event) {
       setTurnState('listening');
       break;
     }
+    case 'parley.speech.ignored':
+      log(`speech ignored (${event.reason})`);
+      setTurnState('listening');
+      break;
     case 'parley.turn.latency':
       showLatency(event.item_id, event.latency);
       break;

@@ -63,7 +63,7 @@ fn http_get(addr: &str, path: &str) -> (u16, String) {
 fn serve_answers_the_page_and_health_then_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = parley()
-        .args(["serve", "--port", "0", "--set"])
+        .args(["serve", "--port", "0", "--pipeline", "echo", "--set"])
         .arg(format!("models.dir={}", dir.path().display()))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -91,4 +91,20 @@ fn serve_answers_the_page_and_health_then_stops_on_sigterm() {
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let status = child.wait().unwrap();
     assert!(status.success(), "graceful stop: {status:?}");
+}
+
+#[test]
+fn the_default_conversation_pipeline_without_models_says_how_to_get_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = parley()
+        .args(["serve", "--port", "0", "--set"])
+        .arg(format!("models.dir={}", dir.path().display()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "no models, no conversation");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("parley models fetch") && err.contains("--pipeline echo"), "{err}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("listening"), "it does not pretend to serve");
 }

@@ -8,7 +8,7 @@ pub mod timestamp_rules;
 mod whisper;
 
 pub use streaming::{PartialTranscript, StreamingTranscriber};
-pub use whisper::{Transcript, TranscriptSegment, WINDOW_SAMPLES, WhisperAsr};
+pub use whisper::{DEFAULT_MIN_WINDOW_SAMPLES, Transcript, TranscriptSegment, WINDOW_SAMPLES, WhisperAsr};
 
 use crate::stage_error::StageError;
 use crate::vad::{CHUNK_SAMPLES, SileroVad, VadConfig, segments_from_probabilities};

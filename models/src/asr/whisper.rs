@@ -16,6 +16,11 @@ use crate::store::ModelStore;
 const MODEL: &str = "whisper-tiny-en";
 /// Whisper sees 30 s windows of 16 kHz audio.
 pub const WINDOW_SAMPLES: usize = cw::N_SAMPLES;
+/// Default shortest encoder window: an utterance is padded with silence to at least this, then to whole
+/// seconds (see [`WhisperAsr::set_min_window`]).
+pub const DEFAULT_MIN_WINDOW_SAMPLES: usize = 10 * 16_000;
+/// Silence after the utterance inside its window, so the last word is not at the window's edge.
+const TAIL_PAD_SAMPLES: usize = 16_000;
 /// Seconds per timestamp token.
 const TIMESTAMP_STEP: f64 = 0.02;
 /// Whisper's rule: no speech when `P(no speech) > 0.6` and the average log-probability is below -1.
@@ -52,6 +57,7 @@ pub struct WhisperAsr {
     suppress: Vec<u32>,
     device: Device,
     padded: Vec<f32>,
+    min_window: usize,
 }
 
 impl std::fmt::Debug for WhisperAsr {
@@ -103,7 +109,23 @@ impl WhisperAsr {
             suppress,
             device,
             padded: vec![0.0; WINDOW_SAMPLES],
+            min_window: DEFAULT_MIN_WINDOW_SAMPLES,
         })
+    }
+
+    /// The shortest window the encoder sees, in 16 kHz samples (clamped to 1..=30 s). Whisper was trained
+    /// on 30 s windows, and both its encoder and the decoder's cross-attention cost grow with the window:
+    /// a short utterance padded to 30 s costs the same as 30 s of speech. The encoder accepts shorter
+    /// windows (its positional embedding is sliced); [`DEFAULT_MIN_WINDOW_SAMPLES`] keeps transcripts as
+    /// accurate as the full window on our tests at a fraction of the cost (figures in docs/models.md).
+    pub fn set_min_window(&mut self, samples: usize) {
+        self.min_window = samples.clamp(16_000, WINDOW_SAMPLES);
+    }
+
+    /// The window (16 kHz samples, whole seconds, at most 30 s) that a clip of `audio_len` samples is
+    /// padded to.
+    pub fn window_for(&self, audio_len: usize) -> usize {
+        (audio_len + TAIL_PAD_SAMPLES).max(self.min_window).div_ceil(16_000).saturating_mul(16_000).min(WINDOW_SAMPLES)
     }
 
     /// Transcribes 16 kHz audio of any length, window by window (30 s each).
@@ -134,9 +156,10 @@ impl WhisperAsr {
     pub fn transcribe_window(&mut self, audio: &[f32]) -> Result<Transcript, StageError> {
         let audio = &audio[..audio.len().min(WINDOW_SAMPLES)];
         let started = std::time::Instant::now();
+        let window = self.window_for(audio.len());
         self.padded[..audio.len()].copy_from_slice(audio);
-        self.padded[audio.len()..].fill(0.0);
-        let (frames, mel) = whisper_log_mel(&mut self.mel, &self.padded);
+        self.padded[audio.len()..window].fill(0.0);
+        let (frames, mel) = whisper_log_mel(&mut self.mel, &self.padded[..window]);
         let n_mels = self.mel.config().n_mels;
         let mel = Tensor::from_vec(mel, (1, n_mels, frames), &self.device).map_err(infer_err)?;
         let mel_done = started.elapsed();
@@ -153,32 +176,35 @@ impl WhisperAsr {
         Ok(transcript)
     }
 
-    /// Transcribes several utterances (each at most 30 s) with one batched encoder pass, then decodes each.
-    /// Gives the same transcripts as [`Self::transcribe_window`] one by one.
+    /// Transcribes several utterances (each at most 30 s) with one batched encoder pass per window length
+    /// (utterances padded to the same window share a pass), then decodes each. Gives the same transcripts
+    /// as [`Self::transcribe_window`] one by one.
     pub fn transcribe_batch(&mut self, clips: &[&[f32]]) -> Result<Vec<Transcript>, StageError> {
-        if clips.is_empty() {
-            return Ok(Vec::new());
+        let clips: Vec<&[f32]> = clips.iter().map(|c| &c[..c.len().min(WINDOW_SAMPLES)]).collect();
+        let windows: Vec<usize> = clips.iter().map(|c| self.window_for(c.len())).collect();
+        let mut out: Vec<Option<Transcript>> = vec![None; clips.len()];
+        let mut lengths = windows.clone();
+        lengths.sort_unstable();
+        lengths.dedup();
+        for window in lengths {
+            let group: Vec<usize> = (0..clips.len()).filter(|&i| windows[i] == window).collect();
+            let n_mels = self.mel.config().n_mels;
+            let mut mels = Vec::with_capacity(group.len());
+            for &i in &group {
+                let clip = clips[i];
+                self.padded[..clip.len()].copy_from_slice(clip);
+                self.padded[clip.len()..window].fill(0.0);
+                let (frames, mel) = whisper_log_mel(&mut self.mel, &self.padded[..window]);
+                mels.push(Tensor::from_vec(mel, (1, n_mels, frames), &self.device).map_err(infer_err)?);
+            }
+            let batch = Tensor::cat(&mels, 0).map_err(infer_err)?;
+            let features = self.model.encoder.forward(&batch, true).map_err(infer_err)?;
+            for (b, &i) in group.iter().enumerate() {
+                let one = features.narrow(0, b, 1).map_err(infer_err)?;
+                out[i] = Some(self.decode(&one, clips[i].len())?);
+            }
         }
-        let n_mels = self.mel.config().n_mels;
-        let mut mels = Vec::with_capacity(clips.len());
-        let mut frames = 0;
-        for clip in clips {
-            let clip = &clip[..clip.len().min(WINDOW_SAMPLES)];
-            self.padded[..clip.len()].copy_from_slice(clip);
-            self.padded[clip.len()..].fill(0.0);
-            let (f, mel) = whisper_log_mel(&mut self.mel, &self.padded);
-            frames = f;
-            mels.push(Tensor::from_vec(mel, (1, n_mels, f), &self.device).map_err(infer_err)?);
-        }
-        debug_assert!(frames > 0);
-        let batch = Tensor::cat(&mels, 0).map_err(infer_err)?;
-        let features = self.model.encoder.forward(&batch, true).map_err(infer_err)?;
-        let mut out = Vec::with_capacity(clips.len());
-        for (b, clip) in clips.iter().enumerate() {
-            let one = features.narrow(0, b, 1).map_err(infer_err)?;
-            out.push(self.decode(&one, clip.len().min(WINDOW_SAMPLES))?);
-        }
-        Ok(out)
+        Ok(out.into_iter().map(|t| t.expect("every clip is in one group")).collect())
     }
 
     fn decode(&mut self, features: &Tensor, audio_len: usize) -> Result<Transcript, StageError> {

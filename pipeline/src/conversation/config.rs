@@ -35,6 +35,11 @@ pub struct ConversationConfig {
     pub max_reply_tokens: usize,
     /// History kept for the LLM, in characters (older turns are dropped first; ~4 characters per token).
     pub history_chars: usize,
+    /// Primary-speaker focus: enrol the first utterance's voice; speech in a clearly different voice neither
+    /// starts a turn nor interrupts.
+    pub primary_speaker: bool,
+    /// Cosine similarity of voice embeddings at or above which speech is the primary speaker's.
+    pub speaker_similarity: f32,
 }
 
 impl Default for ConversationConfig {
@@ -64,6 +69,8 @@ impl Default for ConversationConfig {
                 .into(),
             max_reply_tokens: 64,
             history_chars: 4_000,
+            primary_speaker: false,
+            speaker_similarity: 0.75,
         }
     }
 }

@@ -16,13 +16,19 @@
 //!   is flushed, LLM/TTS work cancelled, and the assistant's turn in the history cut to the words the user heard;
 //!   otherwise the reply resumes where it paused. Speech whose envelope follows what was just played is the
 //!   assistant's own echo and is ignored ([`EchoGate`]).
+//! - **Primary speaker** (optional, [`ConversationConfig::primary_speaker`]): the first utterance's voice is
+//!   enrolled; an utterance in a clearly different voice ([`SpeakerFocus`]) neither ends a turn nor interrupts
+//!   (the decisions that need it wait for the voice embedding, which is asked when the speech pauses or a
+//!   barge-in would become an interruption).
 
 mod config;
 mod echo_gate;
+mod speaker_focus;
 mod speech;
 
 pub use config::ConversationConfig;
 pub use echo_gate::EchoGate;
+pub use speaker_focus::{SpeakerFocus, Verdict};
 pub use speech::{SpeechDetector, SpeechEvent};
 
 use std::collections::VecDeque;
@@ -31,8 +37,8 @@ use std::time::Duration;
 use parley_media::AudioFrame;
 
 use crate::protocol::{
-    ClientEvent, ErrorBody, PROTOCOL_VERSION, ResponseStatus, ServerEvent, SessionInfo, SessionOptions, TurnEndReason,
-    TurnLatency,
+    ClientEvent, ErrorBody, IgnoredReason, PROTOCOL_VERSION, ResponseStatus, ServerEvent, SessionInfo, SessionOptions,
+    TurnEndReason, TurnLatency,
 };
 
 /// Identifies one engine request of this session.
@@ -85,6 +91,11 @@ pub enum Input {
     TtsDone {
         id: RequestId,
     },
+    /// A unit-length voice embedding asked by [`Output::EmbedSpeaker`].
+    SpeakerEmbedding {
+        id: RequestId,
+        embedding: Vec<f32>,
+    },
     /// A request failed; `overloaded` when the engine refused it for capacity.
     EngineError {
         id: RequestId,
@@ -131,6 +142,11 @@ pub enum Output {
     },
     FinishSpeech {
         id: RequestId,
+    },
+    /// The voice embedding of the user's speech (primary-speaker focus).
+    EmbedSpeaker {
+        id: RequestId,
+        audio: Vec<f32>,
     },
     /// Cancel an engine request (any kind).
     Cancel {
@@ -204,6 +220,15 @@ struct BargeIn {
     start_sample: u64,
 }
 
+/// The voice check of the current utterance (primary-speaker focus) and the decisions waiting for it.
+#[derive(Debug, Default)]
+struct VoiceCheck {
+    pending: Option<RequestId>,
+    verdict: Option<Verdict>,
+    interrupt_waiting: bool,
+    end_waiting: Option<TurnEndReason>,
+}
+
 /// See the module docs.
 pub struct Conversation {
     config: ConversationConfig,
@@ -225,8 +250,10 @@ pub struct Conversation {
     reply: Option<Reply>,
     replies: u64,
     barge: Option<BargeIn>,
-    /// Speech the echo gate attributed to the assistant: ignored until it pauses.
-    ignoring_echo: bool,
+    /// Speech ignored until it pauses: the assistant's echo, or another speaker.
+    ignoring_speech: bool,
+    focus: Option<SpeakerFocus>,
+    voice: VoiceCheck,
     echo: EchoGate,
     history: Vec<(Role, String)>,
     /// Samples pushed to the output (TTS rate), session-wide.
@@ -245,6 +272,7 @@ impl Conversation {
             config.instructions = instructions.clone();
         }
         let detector = SpeechDetector::new(&config);
+        let focus = config.primary_speaker.then(|| SpeakerFocus::new(config.speaker_similarity));
         Self {
             session: SessionInfo { id: session_id.into(), protocol: PROTOCOL_VERSION.into(), options },
             config,
@@ -263,7 +291,9 @@ impl Conversation {
             reply: None,
             replies: 0,
             barge: None,
-            ignoring_echo: false,
+            ignoring_speech: false,
+            focus,
+            voice: VoiceCheck::default(),
             echo: EchoGate::default(),
             history: Vec::new(),
             pushed: 0,
@@ -319,6 +349,7 @@ impl Conversation {
                 }
                 self.maybe_finish_reply();
             }
+            Input::SpeakerEmbedding { id, embedding } => self.on_speaker_embedding(id, Some(&embedding)),
             Input::EngineError { id, overloaded, message } => self.on_engine_error(id, overloaded, message),
             Input::Played { total, samples } => self.on_played(total, &samples),
             Input::ChannelOpen => {
@@ -381,9 +412,12 @@ impl Conversation {
     fn on_speech(&mut self, event: SpeechEvent) {
         match event {
             SpeechEvent::Started { at } => {
+                if self.ignoring_speech {
+                    return;
+                }
                 if self.reply_audible() && self.barge.is_none() {
                     if self.config.echo_gate && self.echo.correlation(self.now) >= self.config.echo_correlation {
-                        self.ignoring_echo = true;
+                        self.ignoring_speech = true;
                         return;
                     }
                     self.barge = Some(BargeIn { start_sample: at });
@@ -395,8 +429,8 @@ impl Conversation {
                 self.start_utterance(at);
             }
             SpeechEvent::Paused { at } => {
-                if self.ignoring_echo {
-                    self.ignoring_echo = false;
+                if self.ignoring_speech {
+                    self.ignoring_speech = false;
                     self.detector.reset();
                     return;
                 }
@@ -416,6 +450,7 @@ impl Conversation {
                     partial: false,
                 });
                 self.marks.speech_end = Some(self.arrival_of(at));
+                self.check_voice(at);
                 self.user = UserState::Paused {
                     speech_end: at,
                     eot: Some(eot),
@@ -425,7 +460,7 @@ impl Conversation {
                 };
             }
             SpeechEvent::Resumed => {
-                if self.ignoring_echo {
+                if self.ignoring_speech {
                     return;
                 }
                 if let UserState::Paused { asr, .. } = self.user {
@@ -451,6 +486,7 @@ impl Conversation {
         self.partial_sent.clear();
         self.pending_transcript = None;
         self.marks = Marks::default();
+        self.voice = VoiceCheck::default();
         self.event(ServerEvent::SpeechStarted { item_id: self.item_id(), audio_start_ms: at * 1000 / RATE });
     }
 
@@ -477,7 +513,7 @@ impl Conversation {
         if let (Some(b), UserState::Speaking) = (&self.barge, &self.user)
             && end.saturating_sub(b.start_sample) >= self.config.barge_in_ms as u64 * RATE / 1000
         {
-            self.interrupt(ResponseStatus::Interrupted);
+            self.confirm_interruption();
         }
         let UserState::Paused { speech_end, eot, eot_no_at, eot_failed, .. } = self.user.clone() else { return };
         let silence_ms = (end.saturating_sub(speech_end)) * 1000 / RATE;
@@ -541,6 +577,12 @@ impl Conversation {
             // Short speech over the reply with no verdict yet: its transcript decides.
             return;
         }
+        if self.focus.is_some() && self.voice.verdict.is_none() {
+            // Whose voice it was decides whether this is a turn at all.
+            self.voice.end_waiting = Some(reason);
+            self.check_voice(speech_end);
+            return;
+        }
         self.marks.end_of_turn = Some(self.now);
         self.detector.reset();
         self.event(ServerEvent::SpeechStopped { item_id: self.item_id(), audio_end_ms: speech_end * 1000 / RATE });
@@ -569,7 +611,7 @@ impl Conversation {
         if self.partial == Some(id) {
             self.partial = None;
             if self.barge.is_some() && !self.config.is_backchannel(&text) {
-                self.interrupt(ResponseStatus::Interrupted);
+                self.confirm_interruption();
             }
             if self.user == UserState::Speaking
                 && let Some(delta) = text.strip_prefix(self.partial_sent.as_str()).filter(|d| !d.is_empty())
@@ -592,7 +634,7 @@ impl Conversation {
                         // A backchannel, a cough or noise: not a turn; the reply goes on.
                         self.resume_after_false_barge_in();
                     } else {
-                        self.interrupt(ResponseStatus::Interrupted);
+                        self.confirm_interruption();
                     }
                     return;
                 }
@@ -778,6 +820,10 @@ impl Conversation {
             self.partial = None;
             return;
         }
+        if self.voice.pending == Some(id) {
+            // Without a verdict the speech counts as the primary speaker's (focus fails open).
+            return self.on_speaker_embedding(id, None);
+        }
         let in_reply = self.reply.as_ref().is_some_and(|r| r.llm == Some(id) || r.tts == Some(id));
         let in_turn = matches!(self.user, UserState::Transcribing { asr } if asr == id)
             || matches!(self.user, UserState::Paused { asr: Some(a), .. } if a == id);
@@ -838,6 +884,91 @@ impl Conversation {
             }
             Err(e) => self.event(ServerEvent::for_protocol_error(&e)),
         }
+    }
+
+    /// Asks for the voice embedding of the current utterance (up to sample `to`) unless asked or known.
+    fn check_voice(&mut self, to: u64) {
+        if self.focus.is_none() || self.voice.pending.is_some() || self.voice.verdict.is_some() {
+            return;
+        }
+        let id = self.id();
+        self.voice.pending = Some(id);
+        self.outputs.push_back(Output::EmbedSpeaker { id, audio: self.audio_range(self.utterance_start, to) });
+    }
+
+    /// A barge-in became real: interrupt, unless primary-speaker focus must first hear whose voice it is.
+    fn confirm_interruption(&mut self) {
+        match (&self.focus, self.voice.verdict) {
+            (None, _) | (Some(_), Some(Verdict::Primary | Verdict::Enrolled)) => {
+                self.interrupt(ResponseStatus::Interrupted)
+            }
+            (Some(_), Some(Verdict::Other)) => {}
+            (Some(_), None) => {
+                self.voice.interrupt_waiting = true;
+                let end = self.arrivals.back().map_or(self.utterance_start, |(end, _)| *end);
+                self.check_voice(end);
+            }
+        }
+    }
+
+    /// The voice embedding of the current utterance (None: it failed) and the decisions waiting for it.
+    fn on_speaker_embedding(&mut self, id: RequestId, embedding: Option<&[f32]>) {
+        if self.voice.pending != Some(id) {
+            return;
+        }
+        self.voice.pending = None;
+        let Some(focus) = self.focus.as_mut() else { return };
+        let (verdict, similarity) = match embedding {
+            Some(e) => focus.judge(e),
+            None => (Verdict::Primary, f32::NAN),
+        };
+        self.voice.verdict = Some(verdict);
+        if verdict == Verdict::Other {
+            return self.ignore_other_speaker(similarity);
+        }
+        if std::mem::take(&mut self.voice.interrupt_waiting) && self.barge.is_some() {
+            self.interrupt(ResponseStatus::Interrupted);
+        }
+        if let Some(reason) = self.voice.end_waiting.take() {
+            self.end_turn(reason);
+        }
+    }
+
+    /// The utterance is another speaker's: drop its turn (or barge-in) and ignore it until it pauses.
+    fn ignore_other_speaker(&mut self, similarity: f32) {
+        self.voice.interrupt_waiting = false;
+        self.voice.end_waiting = None;
+        let mut cancel: Vec<RequestId> = self.partial.take().into_iter().collect();
+        let speaking = match self.user {
+            UserState::Paused { eot, asr, .. } => {
+                cancel.extend(eot.into_iter().chain(asr));
+                false
+            }
+            UserState::Transcribing { asr } => {
+                cancel.push(asr);
+                false
+            }
+            UserState::Speaking => true,
+            UserState::Idle => false,
+        };
+        for id in cancel {
+            self.outputs.push_back(Output::Cancel { id });
+        }
+        self.pending_transcript = None;
+        let end = self.arrivals.back().map_or(0, |(end, _)| *end);
+        self.event(ServerEvent::SpeechStopped { item_id: self.item_id(), audio_end_ms: end * 1000 / RATE });
+        self.event(ServerEvent::SpeechIgnored {
+            item_id: self.item_id(),
+            reason: IgnoredReason::OtherSpeaker,
+            similarity: if similarity.is_finite() { Some(similarity) } else { None },
+        });
+        if self.barge.is_some() {
+            self.resume_after_false_barge_in();
+        }
+        self.user = UserState::Idle;
+        self.detector.reset();
+        // Still talking: the rest of this speech is ignored too.
+        self.ignoring_speech = speaking;
     }
 
     fn trim_history(&mut self) {
