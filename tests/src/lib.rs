@@ -10,4 +10,5 @@ pub mod fake_wheels;
 pub mod fixtures;
 pub mod http;
 pub mod server;
+pub mod spoken;
 pub mod voice_turn;

@@ -9,6 +9,8 @@ use tokio::net::TcpListener;
 pub fn test_config() -> Config {
     let mut config = Config::default();
     config.pipeline.kind = "echo".into();
+    // The conversation tests reply with the fast model (CPU time); the browser test runs the defaults.
+    config.pipeline.reply_model = "fast".into();
     config.server.host = "127.0.0.1".into();
     config.server.port = 0;
     config.webrtc.ice_ips = vec!["127.0.0.1".into()];

@@ -16,10 +16,11 @@ async fn the_demo_page_holds_a_spoken_conversation_in_chromium() {
         eprintln!("skipping: the model store is absent (run `parley models fetch`)");
         return;
     };
-    let engine = EngineHandle::start(&store, EngineOptions { max_sessions: 2, ..Default::default() }).unwrap();
+    // The default pipeline with its default models (the reply model included).
     let mut config = server::test_config();
-    config.pipeline.kind = parley_web::config::Config::default().pipeline.kind;
+    config.pipeline = parley_web::config::Config::default().pipeline;
     assert_eq!(config.pipeline.kind, "conversation", "the default pipeline");
+    let engine = EngineHandle::start(&store, EngineOptions { max_sessions: 2, ..config.engine_options() }).unwrap();
     let base = server::start_with_engine(config, engine.clone()).await.unwrap();
 
     // The fake microphone: 1 s of silence, the question, 40 s of silence (Chromium loops the file).

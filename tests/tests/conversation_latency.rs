@@ -11,8 +11,9 @@
 use std::time::Duration;
 
 use parley_media::MediaEvent;
-use parley_models::engine::{EngineHandle, TtsEvent};
+use parley_models::engine::EngineHandle;
 use parley_tests::caller::{Caller, loopback_config};
+use parley_tests::spoken::speak;
 use parley_tests::voice_turn::{measure_turn, quantile, speech_end};
 use parley_tests::{fixtures, server};
 
@@ -40,24 +41,6 @@ const QUESTIONS: &[&str] = &[
     "What is the capital of Italy?",
     "How many hours are in a day?",
 ];
-
-fn speak(engine: &EngineHandle, text: &str) -> Vec<f32> {
-    let (_, rx) = engine.tts().speak(text).unwrap();
-    let (mut samples, mut rate) = (Vec::new(), 22_050);
-    while let Ok(event) = rx.recv() {
-        match event {
-            TtsEvent::Chunk(c) => {
-                rate = c.sample_rate;
-                samples.extend(c.samples);
-            }
-            TtsEvent::Done(r) => {
-                r.unwrap();
-                break;
-            }
-        }
-    }
-    parley_media::resample(&samples, rate, 16_000).unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement: run in the release profile with --ignored --nocapture"]

@@ -6,71 +6,9 @@
 use std::time::Duration;
 
 use parley_media::MediaEvent;
-use parley_models::engine::{EngineHandle, EngineOptions, TtsEvent};
 use parley_tests::caller::{Caller, loopback_config};
-use parley_tests::{fixtures, server};
-use tokio::time::Instant;
-
-fn engine() -> Option<EngineHandle> {
-    let Some(store) = fixtures::model_store() else {
-        eprintln!("skipping: the model store is absent (run `parley models fetch`)");
-        return None;
-    };
-    Some(EngineHandle::start(&store, EngineOptions { max_sessions: 2, ..Default::default() }).expect("engine"))
-}
-
-/// Piper speech for `text` at 16 kHz.
-fn speak(engine: &EngineHandle, text: &str) -> Vec<f32> {
-    let (_, rx) = engine.tts().speak(text).unwrap();
-    let mut samples = Vec::new();
-    let mut rate = 22_050;
-    while let Ok(event) = rx.recv() {
-        match event {
-            TtsEvent::Chunk(c) => {
-                rate = c.sample_rate;
-                samples.extend(c.samples);
-            }
-            TtsEvent::Done(r) => {
-                r.unwrap();
-                break;
-            }
-        }
-    }
-    parley_media::resample(&samples, rate, 16_000).unwrap()
-}
-
-fn transcribe(engine: &EngineHandle, audio: Vec<f32>) -> String {
-    engine.asr().transcribe(audio).unwrap().recv().unwrap().unwrap().text
-}
-
-/// Collects events and received audio until `done` says stop or `within` passes.
-async fn listen(
-    caller: &mut Caller,
-    within: Duration,
-    mut done: impl FnMut(&serde_json::Value) -> bool,
-) -> (Vec<serde_json::Value>, Vec<f32>) {
-    let end = Instant::now() + within;
-    let (mut events, mut audio) = (Vec::new(), Vec::new());
-    while let Ok(Some(event)) = tokio::time::timeout_at(end, caller.events.recv()).await {
-        match event {
-            MediaEvent::Audio { frame, .. } => audio.extend(frame.samples),
-            MediaEvent::Message(m) => {
-                let v: serde_json::Value = serde_json::from_str(&m).unwrap();
-                let stop = done(&v);
-                events.push(v);
-                if stop {
-                    break;
-                }
-            }
-            _ => {}
-        }
-    }
-    (events, audio)
-}
-
-fn types(events: &[serde_json::Value]) -> Vec<String> {
-    events.iter().map(|e| e["type"].as_str().unwrap_or("").to_string()).collect()
-}
+use parley_tests::server;
+use parley_tests::spoken::{engine, listen, speak, transcribe, types};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spoken_question_gets_a_relevant_spoken_reply_and_an_interruption_cuts_it() {

@@ -95,8 +95,9 @@ pub struct PipelineConfig {
     pub primary_speaker: bool,
     /// Conversation: voice-embedding cosine similarity at or above which speech is the primary speaker's.
     pub speaker_similarity: f32,
-    /// Conversation: the model that writes replies — `fast` (SmolLM2-135M, the default: the shorter
-    /// voice-to-voice latency on a laptop CPU) or `slow` (Qwen2.5-1.5B, better answers; loads it).
+    /// Conversation: the model that writes replies — `slow` (Qwen2.5-1.5B, the default: it answers
+    /// sensibly) or `fast` (SmolLM2-135M: about half the voice-to-voice latency on 2 cores, but its
+    /// answers drift into nonsense and French within a few turns). Figures in docs/stages.md.
     pub reply_model: String,
 }
 
@@ -116,7 +117,7 @@ impl Default for PipelineConfig {
             max_reply_tokens: c.max_reply_tokens as u32,
             primary_speaker: c.primary_speaker,
             speaker_similarity: c.speaker_similarity,
-            reply_model: "fast".into(),
+            reply_model: "slow".into(),
         }
     }
 }
