@@ -28,6 +28,9 @@ pub fn run(config: &Config, args: TranscribeArgs) -> anyhow::Result<i32> {
     let store = super::model_store(config);
     let loading = Instant::now();
     let mut asr = WhisperAsr::load(&store).context("loading Whisper")?;
+    // A file is not waiting on a reply: Whisper's own 30 s window (the conversation pads utterances to a
+    // shorter one for latency; docs/stages.md).
+    asr.set_min_window(parley_models::asr::WINDOW_SAMPLES);
     let mut vad = SileroVad::load(&store, 1).context("loading the VAD model")?;
     let load_ms = loading.elapsed().as_secs_f64() * 1e3;
     let started = Instant::now();
