@@ -5,6 +5,7 @@
 //! in-process [`server`] for tests. Nothing depends on this crate.
 
 pub mod browser;
+pub mod calibrate;
 pub mod caller;
 pub mod fake_wheels;
 pub mod fixtures;
