@@ -418,13 +418,14 @@ impl Executor {
         if scan.stopped { FinishReason::StopString } else { reason }
     }
 
-    /// Ends a request: frees its slot, keeps its session's cache for the next turn, tells the reader.
+    /// Ends a request: frees its slot, keeps its session's cache for the next turn, tells the reader — last,
+    /// so that a reader who sees `Done` also sees the cache and the stats it left behind.
     fn end(&mut self, id: RequestId, outcome: Result<(FinishReason, usize), EngineError>) {
         self.scheduler.finish(id);
         if let Some(a) = self.active.remove(&id) {
-            let _ = a.events.try_send(LlmEvent::Done(outcome));
             self.idle.insert(a.session, (a.seq, Instant::now()));
             self.evict();
+            let _ = a.events.try_send(LlmEvent::Done(outcome));
         }
     }
 
