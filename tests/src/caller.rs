@@ -20,6 +20,7 @@ pub struct Caller {
     /// When the offer was POSTed (for time-to-connected).
     pub posted_at: tokio::time::Instant,
     base: String,
+    token: Option<String>,
 }
 
 /// The caller's WebRTC settings: loopback candidates only, no extra jitter delay.
@@ -31,16 +32,27 @@ impl Caller {
     /// Offers (JSON variant with `session` options when given, else plain `application/sdp`) and applies the
     /// answer. Errors carry the server's refusal.
     pub async fn connect(base: &str, config: &PeerConfig, session: Option<serde_json::Value>) -> anyhow::Result<Self> {
+        Self::connect_with(base, config, session, None).await
+    }
+
+    /// [`Caller::connect`] with a bearer token for servers that require one.
+    pub async fn connect_with(
+        base: &str,
+        config: &PeerConfig,
+        session: Option<serde_json::Value>,
+        token: Option<&str>,
+    ) -> anyhow::Result<Self> {
         let (peer, events) = PeerSession::offer(config).await.context("building the offer")?;
         let posted_at = tokio::time::Instant::now();
         let response = match &session {
             Some(options) => {
                 let body = serde_json::json!({"sdp": peer.local_sdp(), "session": options}).to_string();
-                http::request(base, "POST", "/v1/sessions", Some("application/json"), body.as_bytes()).await?
+                http::request_with(base, "POST", "/v1/sessions", Some("application/json"), body.as_bytes(), token)
+                    .await?
             }
             None => {
-                http::request(base, "POST", "/v1/sessions", Some("application/sdp"), peer.local_sdp().as_bytes())
-                    .await?
+                let sdp = peer.local_sdp();
+                http::request_with(base, "POST", "/v1/sessions", Some("application/sdp"), sdp.as_bytes(), token).await?
             }
         };
         if response.status != 201 {
@@ -55,7 +67,7 @@ impl Caller {
         };
         peer.accept_answer(&answer).await.context("applying the answer")?;
         let id = location.rsplit('/').next().unwrap_or_default().to_string();
-        Ok(Self { peer, events, location, id, posted_at, base: base.to_string() })
+        Ok(Self { peer, events, location, id, posted_at, base: base.to_string(), token: token.map(str::to_string) })
     }
 
     /// Waits for the next event matching `pred`, discarding others; fails after `within`.
@@ -79,7 +91,7 @@ impl Caller {
 
     /// Hangs up politely: DELETE, then close.
     pub async fn hang_up(self) -> anyhow::Result<u16> {
-        let r = http::request(&self.base, "DELETE", &self.location, None, b"").await?;
+        let r = http::request_with(&self.base, "DELETE", &self.location, None, b"", self.token.as_deref()).await?;
         self.peer.close().await;
         Ok(r.status)
     }

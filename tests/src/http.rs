@@ -36,6 +36,18 @@ pub async fn request(
     content_type: Option<&str>,
     body: &[u8],
 ) -> anyhow::Result<Response> {
+    request_with(base, method, path, content_type, body, None).await
+}
+
+/// [`request`] with a bearer token (`Authorization: Bearer TOKEN`) when given.
+pub async fn request_with(
+    base: &str,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: &[u8],
+    token: Option<&str>,
+) -> anyhow::Result<Response> {
     let host = base.strip_prefix("http://").context("only http:// URLs are supported")?.trim_end_matches('/');
     let mut stream = tokio::time::timeout(TIMEOUT, TcpStream::connect(host))
         .await
@@ -45,6 +57,9 @@ pub async fn request(
         format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
     if let Some(ct) = content_type {
         head.push_str(&format!("Content-Type: {ct}\r\n"));
+    }
+    if let Some(token) = token {
+        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes()).await?;

@@ -4,6 +4,7 @@
 //! a WebRTC [`caller::Caller`] that uses only the public signaling API, a small [`http`] client, and an
 //! in-process [`server`] for tests. Nothing depends on this crate.
 
+pub mod bench;
 pub mod browser;
 pub mod calibrate;
 pub mod caller;
