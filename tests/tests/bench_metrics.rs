@@ -186,3 +186,25 @@ fn interruptions_backchannels_and_their_penalties() {
     let text = report.text();
     assert!(text.contains("voice_to_voice") && text.contains("ramp: highest concurrency"), "{text}");
 }
+
+#[test]
+fn a_soak_reports_the_p90_of_its_first_and_last_minute() {
+    let turn = |at_s: f64, v2v: f64| parley_tests::bench::metrics::TurnResult {
+        at_s,
+        voice_to_voice_ms: Some(v2v),
+        ..Default::default()
+    };
+    // Three minutes: the first minute around 1 s, the last around 2 s.
+    let turns: Vec<_> = (0..180).step_by(5).map(|s| turn(s as f64, if s < 120 { 1000.0 } else { 2000.0 })).collect();
+    let level = LevelResult {
+        sessions: 1,
+        wall_s: 180.0,
+        summary: summarize(&turns, &[]),
+        turns,
+        rtt_ms: vec![],
+        errors: vec![],
+        timelines: vec![],
+    };
+    let drift = parley_tests::bench::report::Drift::of(&level);
+    assert_eq!((drift.first_minute_p90_ms, drift.last_minute_p90_ms), (Some(1000.0), Some(2000.0)));
+}

@@ -24,6 +24,7 @@ use parley_tests::voice_turn::quantile;
 /// Examples:
 ///   parley-bench --url http://127.0.0.1:8080                      # the default scenario set, 1 session
 ///   parley-bench --sessions 4 --out report/                       # 4 concurrent callers
+///   parley-bench --sessions 1,2,3                                 # each level in turn, one report
 ///   parley-bench --ramp --slo-ms 1500                             # highest N with voice-to-voice P90 ≤ SLO
 ///   parley-bench --duration 600 --sessions 2                      # a 10-minute soak (latency drift)
 ///   parley-bench --scenarios sid/en_test_lines.jsonl              # an external SID-Bench set
@@ -52,9 +53,9 @@ struct Args {
     /// Where report.json and report.html go.
     #[arg(long, default_value = "parley-bench-report")]
     out: PathBuf,
-    /// Concurrent callers.
-    #[arg(long, default_value_t = 1)]
-    sessions: usize,
+    /// Concurrent callers; a list (`1,2,4`) runs each level in turn, in one report.
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    sessions: Vec<usize>,
     /// Between one caller's start and the next's, ms.
     #[arg(long, default_value_t = 1_500)]
     stagger_ms: u64,
@@ -130,7 +131,7 @@ async fn main() -> anyhow::Result<()> {
         base: base.clone(),
         token: args.token.clone(),
         peer: PeerConfig { ice_ips: args.ice_ips.clone(), jitter_depth: 1, ..Default::default() },
-        sessions: args.sessions.max(1),
+        sessions: 1,
         stagger: Duration::from_millis(args.stagger_ms),
         duration: args.duration.map(Duration::from_secs),
         keep_timelines: args.timelines,
@@ -139,7 +140,7 @@ async fn main() -> anyhow::Result<()> {
     let levels: Vec<usize> = if args.ramp {
         std::iter::successors(Some(1usize), |n| Some(n * 2)).take_while(|n| *n <= args.max_sessions.max(1)).collect()
     } else {
-        vec![options.sessions]
+        args.sessions.iter().map(|n| (*n).max(1)).collect()
     };
     let started_unix_s = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let mut report = Report {
