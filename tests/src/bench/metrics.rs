@@ -52,16 +52,9 @@ pub struct TurnResult {
     pub error: Option<String>,
 }
 
-/// The server's per-stage marks, ms from the end of the user's speech as the server heard it.
-#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
-pub struct ServerStages {
-    pub end_of_turn_ms: f64,
-    pub transcript_ms: f64,
-    pub first_token_ms: f64,
-    pub first_audio_ms: f64,
-    #[serde(default)]
-    pub audio_sent_ms: f64,
-}
+/// The server's per-stage marks (`parley.turn.latency`), ms from the end of the user's speech as the server
+/// heard it.
+pub type ServerStages = parley_pipeline::protocol::TurnLatency;
 
 /// What a clip over the reply did.
 #[derive(Debug, Clone, Default, Serialize)]
