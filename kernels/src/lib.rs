@@ -22,7 +22,7 @@ pub mod cpu;
 pub mod cuda;
 pub mod mel;
 pub mod parallel;
-pub mod q8_0;
+pub mod quant;
 
 pub use cpu::CpuFeatures;
 

@@ -8,10 +8,10 @@ use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 use parley_models::llm::{
-    ChatMessage, FAST_MODEL, FinishReason, GenerateOptions, Generation, IncrementalDetokenizer, LlmModel, LoadOptions,
-    SLOW_MODEL, SamplingParams,
+    CandleReference, ChatMessage, FAST_MODEL, FinishReason, GenerateOptions, Generation, IncrementalDetokenizer,
+    LlmModel, SLOW_MODEL, SamplingParams, argmax,
 };
 use parley_models::store::{Manifest, ModelStore};
 
@@ -198,55 +198,66 @@ fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
     (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap()
 }
 
-/// As stored (no re-quantisation), our transformer computes what candle's `quantized_llama` does. On a prompt
-/// of up to 3 tokens the logits are bit-identical (same matmul results, and our norm, RoPE and attention give
-/// the same floats). On longer prompts our attention sums its dot products in another order than candle's
-/// gemm; a last-bit difference can flip one Q8 rounding of an activation and carry through 30 layers
-/// (measured: 0.41 at 8 tokens, 0.95 at 37, on logits of magnitude ~20), so there we check the same next token,
-/// the same logit direction and a bound. Re-quantised to Q8_0 it stays close and picks the same next token.
+/// Our transformer on parley-kernels' quantized kernels against candle-transformers' own model on the same
+/// file (candle's kernels, attention and cache), greedy, 32 tokens, 3 prompts × both models. The logits are
+/// not bit-identical (our kernels add `f32` partial sums in another order, which can flip the int8 rounding
+/// of an activation and carry through every layer), so the first step's logits must point the same way and
+/// stay within a bound, and the tokens must be the same up to the first near tie, if any (see below).
 #[test]
-fn our_transformer_matches_candles_quantized_llama() {
+fn greedy_tokens_match_candles_own_model_for_32_tokens() {
     let Some(store) = store() else { return };
-    let requantized = fast().expect("store is complete");
-    let model =
-        &LlmModel::load_with(&store, FAST_MODEL, &LoadOptions { requantize: false, ..Default::default() }).unwrap();
-    let path = store.require(FAST_MODEL, "model.gguf").unwrap();
-    let reference = |tokens: &[u32]| {
-        let mut file = std::fs::File::open(&path).unwrap();
-        let ct = candle_core::quantized::gguf_file::Content::read(&mut file).unwrap();
-        let mut model =
-            candle_transformers::models::quantized_llama::ModelWeights::from_gguf(ct, &mut file, &Device::Cpu).unwrap();
-        let input = Tensor::new(tokens, &Device::Cpu).unwrap().unsqueeze(0).unwrap();
-        model.forward(&input, 0).unwrap().squeeze(0).unwrap()
-    };
-    let prompt = model.encode_chat(&[ChatMessage::user(QUESTION)]).unwrap();
-    for n in 1..=3 {
-        let ours = model.new_sequence().feed(model, &prompt[..n]).unwrap();
-        assert_eq!(max_abs_diff(&ours, &reference(&prompt[..n])), 0.0, "{n}-token prompt");
+    let prompts = [
+        vec![ChatMessage::user(QUESTION)],
+        vec![
+            ChatMessage::system("You are a helpful assistant."),
+            ChatMessage::user("Tell me a short story about a cat."),
+        ],
+        vec![ChatMessage::user("List three uses of a paperclip.")],
+    ];
+    let mut mismatches = Vec::new();
+    for id in [FAST_MODEL, SLOW_MODEL] {
+        let ours = LlmModel::load(&store, id).unwrap();
+        let mut candle = CandleReference::load(&store.require(id, "model.gguf").unwrap()).unwrap();
+        for messages in &prompts {
+            let prompt = ours.encode_chat(messages).unwrap();
+            let theirs = candle.greedy(&prompt, 32).unwrap();
+            let mut seq = ours.new_sequence();
+            let mut logits = seq.feed(&ours, &prompt).unwrap();
+            candle.reset();
+            let reference = candle.feed(&prompt).unwrap();
+            let diff = max_abs_diff(&logits, &reference);
+            let cos = cosine(&logits, &reference);
+            eprintln!("{id}: first-step logits differ from candle's by at most {diff} (cosine {cos})");
+            let mut mine = Vec::new();
+            for _ in 0..32 {
+                let next = argmax(&logits).unwrap();
+                mine.push(next);
+                logits = seq.feed(&ours, &[next]).unwrap();
+            }
+            if let Some(at) = mine.iter().zip(&theirs).position(|(a, b)| a != b) {
+                // How close candle itself was to our token there: the same prefix, candle's logits.
+                candle.reset();
+                let mut context = prompt.clone();
+                context.extend_from_slice(&theirs[..at]);
+                let l = candle.feed(&context).unwrap().to_vec1::<f32>().unwrap();
+                let margin = l[theirs[at] as usize] - l[mine[at] as usize];
+                eprintln!(
+                    "{id}: diverges from candle at token {at}: candle ranks its token {margin:.3} above ours\n ours:   {:?}\n candle: {:?}",
+                    ours.decode(&mine).unwrap(),
+                    ours.decode(&theirs).unwrap()
+                );
+                mismatches.push((id, at, margin));
+            } else {
+                eprintln!("{id}: same 32 greedy tokens as candle");
+            }
+            assert!(cos > 0.995, "{id}: logit vectors point elsewhere");
+            assert!(diff < 2.5, "{id}: logits differ from candle's by {diff}");
+        }
     }
-    let ours = model.new_sequence().feed(model, &prompt).unwrap();
-    let theirs = reference(&prompt);
-    let argmax = |t: &Tensor| t.argmax(0).unwrap().to_scalar::<u32>().unwrap();
-    let diff = max_abs_diff(&ours, &theirs);
-    eprintln!("ours vs candle on {} tokens: logits differ by at most {diff}", prompt.len());
-    assert_eq!(argmax(&ours), argmax(&theirs));
-    assert!(diff < 2.0, "logits differ from candle's by {diff}");
-    assert!(cosine(&ours, &theirs) > 0.999, "logit vectors point elsewhere");
-
-    // Other weights (Q4_1 re-quantised to Q8_0): candle's top two tokens here are 0.28 apart, and the
-    // re-quantised weights may pick either; the token picked must be one the stored weights rank as a near tie.
-    let q8 = requantized.new_sequence().feed(requantized, &prompt).unwrap();
-    let theirs_v = theirs.to_vec1::<f32>().unwrap();
-    let top = theirs_v.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-    let picked = theirs_v[argmax(&q8) as usize];
     assert!(
-        top - picked < 0.5,
-        "re-quantised weights pick a token the stored ones rank {} below the top",
-        top - picked
+        mismatches.is_empty(),
+        "greedy tokens differ from candle's (model, first token, candle's margin): {mismatches:?}"
     );
-    let diff = max_abs_diff(&q8, &theirs);
-    eprintln!("Q8_0 re-quantised vs stored weights: logits differ by at most {diff}");
-    assert!(diff < 2.0, "re-quantised logits differ by {diff}");
 }
 
 fn cosine(a: &Tensor, b: &Tensor) -> f32 {

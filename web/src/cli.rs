@@ -45,7 +45,8 @@ pub enum Command {
     Say(crate::stage_cmds::say::SayArgs),
     /// Ask the language model something and stream its reply.
     Chat(crate::stage_cmds::chat::ChatArgs),
-    /// Benchmarks: `parley bench engine` load-tests the shared engine with simulated conversations.
+    /// Benchmarks: `parley bench engine` load-tests the shared engine with simulated conversations; `parley
+    /// bench llm` and `parley bench asr` time one model on parley's kernels and on candle's.
     #[command(subcommand)]
     Bench(BenchCommand),
 }
@@ -54,6 +55,8 @@ pub enum Command {
 pub enum BenchCommand {
     /// Simulated conversations on the shared engine; JSON per run with per-stage latency percentiles.
     Engine(crate::bench_engine::BenchEngineArgs),
+    /// Prompt and decode tokens/s of a language model, parley's kernels against candle's.
+    Llm(crate::bench_llm::BenchLlmArgs),
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@
 //! commands over the model store and stage models. It holds no pipeline logic.
 
 pub mod bench_engine;
+pub mod bench_llm;
 pub mod cli;
 pub mod config;
 pub mod conversation_session;
@@ -71,6 +72,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> any
         Command::Say(args) => stage_cmds::say::run(&config, args),
         Command::Chat(args) => stage_cmds::chat::run(&config, args),
         Command::Bench(cli::BenchCommand::Engine(args)) => bench_engine::run(&config, args),
+        Command::Bench(cli::BenchCommand::Llm(args)) => bench_llm::run(&config, args),
     }
 }
 

@@ -1,49 +1,72 @@
-//! A weight matrix of the transformer and its product with activations: Q8_0 matrices go through
-//! parley-kernels' batched Q8_0 kernel (each weight block read once for every row of a batch, bit-identical
-//! to candle's per-row results); every other stored type keeps candle's quantized matmul.
+//! A weight matrix of the transformer and its product with activations: matrices in the block formats
+//! parley-kernels implements (Q4_0, Q4_1, Q5_0, Q8_0, Q4_K, Q6_K) go through its quantized kernels (the GGUF
+//! bytes as stored, activations quantized once per product, each weight row read once for every row of a
+//! batch); any other stored type, or `own_kernels = false`, keeps candle's quantized matmul.
 
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Device, Module, Result, Tensor};
-use parley_kernels::q8_0::Q8Matrix;
+use parley_kernels::quant::{QMatrix, QType};
 
 /// `y = x · Wᵀ` for a quantized `W` of `[outputs, inputs]`.
 #[derive(Debug)]
 pub enum Linear {
-    /// Our kernel (Q8_0 weights on the CPU).
-    Q8(Q8Matrix),
-    /// candle's kernels (every other type).
+    /// parley-kernels.
+    Own(QMatrix),
+    /// candle's kernels.
     Candle(QMatMul),
 }
 
+/// Our format for a candle type, when we have kernels for it.
+fn own_type(t: GgmlDType) -> Option<QType> {
+    Some(match t {
+        GgmlDType::Q4_0 => QType::Q4_0,
+        GgmlDType::Q4_1 => QType::Q4_1,
+        GgmlDType::Q5_0 => QType::Q5_0,
+        GgmlDType::Q8_0 => QType::Q8_0,
+        GgmlDType::Q4K => QType::Q4_K,
+        GgmlDType::Q6K => QType::Q6_K,
+        _ => return None,
+    })
+}
+
 impl Linear {
-    /// Wraps a loaded tensor, choosing our kernel when it applies and `own_kernels` allows it.
+    /// Wraps a loaded tensor, choosing our kernels when they apply and `own_kernels` allows it.
     pub fn new(t: QTensor, device: &Device, own_kernels: bool) -> Result<Self> {
         if own_kernels
             && device.is_cpu()
-            && t.dtype() == GgmlDType::Q8_0
+            && let Some(ty) = own_type(t.dtype())
             && let [rows, cols] = t.shape().dims()
         {
-            let matrix = Q8Matrix::from_ggml_bytes(*rows, *cols, &t.data()?)
-                .map_err(|e| candle_core::Error::Msg(format!("Q8_0 weights: {e}")))?;
-            return Ok(Linear::Q8(matrix));
+            let matrix = QMatrix::from_ggml_bytes(ty, *rows, *cols, &t.data()?)
+                .map_err(|e| candle_core::Error::Msg(format!("{ty} weights: {e}")))?;
+            return Ok(Linear::Own(matrix));
         }
         Ok(Linear::Candle(QMatMul::from_qtensor(t)?))
     }
 
     /// Several matrices with the same inputs as one (their outputs side by side in each row), when all use our
-    /// kernel; `None` otherwise.
+    /// kernels with one format; `None` otherwise.
     pub fn stack(parts: &[&Linear]) -> Option<Linear> {
-        let q8: Option<Vec<&Q8Matrix>> =
-            parts.iter().map(|p| if let Linear::Q8(m) = p { Some(m) } else { None }).collect();
-        Q8Matrix::stack(&q8?).ok().map(Linear::Q8)
+        let own: Option<Vec<&QMatrix>> =
+            parts.iter().map(|p| if let Linear::Own(m) = p { Some(m) } else { None }).collect();
+        QMatrix::stack(&own?).ok().map(Linear::Own)
+    }
+
+    /// Bytes of weights one product reads (for bandwidth figures).
+    pub fn weight_bytes(&self) -> usize {
+        match self {
+            Linear::Own(m) => m.bytes().len(),
+            Linear::Candle(QMatMul::QTensor(t)) => t.storage_size_in_bytes(),
+            Linear::Candle(QMatMul::Tensor(t) | QMatMul::TensorF16(t)) => t.elem_count() * t.dtype().size_in_bytes(),
+        }
     }
 
     /// `rows` rows of activations (`rows × inputs`, row-major) to `rows × outputs`.
     pub fn forward_rows(&self, x: &[f32], rows: usize) -> Result<Vec<f32>> {
         match self {
-            Linear::Q8(w) => {
+            Linear::Own(w) => {
                 let mut out = vec![0f32; rows * w.rows()];
-                w.matmul(x, &mut out).map_err(|e| candle_core::Error::Msg(format!("Q8_0 matmul: {e}")))?;
+                w.matmul(x, &mut out).map_err(|e| candle_core::Error::Msg(format!("{} matmul: {e}", w.qtype())))?;
                 Ok(out)
             }
             Linear::Candle(m) => {

@@ -24,6 +24,7 @@
 //! # Ok::<(), parley_models::llm::LlmError>(())
 //! ```
 
+mod candle_reference;
 mod chat_template;
 mod detokenizer;
 mod error;
@@ -35,6 +36,7 @@ mod sequence;
 mod stop;
 mod transformer;
 
+pub use candle_reference::{CandleReference, argmax};
 pub use chat_template::{ChatMessage, ChatTemplate, Role};
 pub use detokenizer::{IncrementalDetokenizer, TokenDecoder};
 pub use error::{LlmError, LlmResult};

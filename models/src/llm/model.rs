@@ -32,7 +32,7 @@ pub struct LoadOptions {
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        Self { requantize: true, own_kernels: true }
+        Self { requantize: false, own_kernels: true }
     }
 }
 
@@ -142,6 +142,11 @@ impl LlmModel {
     }
 
     /// The store id (for logs and errors).
+    /// Bytes of weights one decode step reads (every projection and the output head).
+    pub fn weight_bytes_per_token(&self) -> usize {
+        self.transformer.weight_bytes_per_token()
+    }
+
     pub fn id(&self) -> &str {
         &self.id
     }

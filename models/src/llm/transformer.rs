@@ -290,6 +290,25 @@ impl Transformer {
         self.arch
     }
 
+    /// Bytes of weight matrices one decode step reads (every layer's projections and the output head; the
+    /// embedding row is one row): what bounds decode speed by memory bandwidth.
+    pub fn weight_bytes_per_token(&self) -> usize {
+        let projections = |p: &Projections<3>| match p {
+            Projections::Stacked(m) => m.weight_bytes(),
+            Projections::Separate(ms) => ms.iter().map(Linear::weight_bytes).sum(),
+        };
+        let pair = |p: &Projections<2>| match p {
+            Projections::Stacked(m) => m.weight_bytes(),
+            Projections::Separate(ms) => ms.iter().map(Linear::weight_bytes).sum(),
+        };
+        let layers: usize = self
+            .layers
+            .iter()
+            .map(|l| projections(&l.qkv) + pair(&l.gate_up) + l.wo.weight_bytes() + l.down.weight_bytes())
+            .sum();
+        layers + self.output.weight_bytes()
+    }
+
     /// The most positions one sequence can hold.
     pub fn max_positions(&self) -> usize {
         self.max_positions

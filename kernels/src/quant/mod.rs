@@ -1,0 +1,344 @@
+//! Quantized weight matrices in ggml's block formats ([`QType`]: Q4_0, Q4_1, Q5_0, Q8_0, Q4_K, Q6_K) and
+//! their products with `f32` activations, `out[i][r] = x[i] · W[r]`.
+//!
+//! A matrix keeps its GGUF bytes unchanged (no widening, so decode reads exactly the file's bytes per
+//! token). A product quantizes the activations to int8 once ([`activations`]), then splits the weight rows
+//! over the kernel thread pool ([`crate::parallel`]); each task walks its rows against tiles of up to
+//! [`TILE_ROWS`] activation rows (a decode batch, or a slice of a prompt chunk small enough to stay in L1), and
+//! each weight row is unpacked once per group of 4 activation rows ([`simd`]).
+//!
+//! Kernels are chosen once per matrix from the CPU's features: AVX-512 VNNI (+BW, VL), else AVX2 + FMA +
+//! F16C, else the scalar twin in [`formats`]. All three give the same integer sums per block; they differ
+//! only in the order `f32` partial sums are added. Measured error bounds against the `f32` product of the
+//! dequantized weights are in the parity tests (`kernels/tests/quant_parity.rs`).
+
+pub mod activations;
+pub mod formats;
+#[cfg(target_arch = "x86_64")]
+mod simd;
+
+pub use activations::{BlockQ8A, BlockQ8K};
+pub use formats::QType;
+
+use crate::cpu::CpuFeatures;
+use crate::parallel;
+
+/// Activation rows per tile: a prompt chunk is processed this many positions at a time, so their
+/// quantized activations (≤ 16 × 8960 bytes for the largest input width we run) stay in L1/L2 while every
+/// weight row of a task passes over them.
+pub const TILE_ROWS: usize = 16;
+
+/// Which implementation a matrix uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernel {
+    Scalar,
+    Avx2,
+    Avx512Vnni,
+}
+
+impl Kernel {
+    /// The fastest this CPU runs.
+    pub fn best() -> Kernel {
+        let f = CpuFeatures::detect();
+        #[cfg(target_arch = "x86_64")]
+        {
+            let f16c = std::arch::is_x86_feature_detected!("f16c");
+            let vl = std::arch::is_x86_feature_detected!("avx512vl");
+            if f.avx2 && f.fma && f16c {
+                if f.avx512vnni && f.avx512bw && vl {
+                    return Kernel::Avx512Vnni;
+                }
+                return Kernel::Avx2;
+            }
+        }
+        let _ = f;
+        Kernel::Scalar
+    }
+
+    /// Whether this CPU can run it.
+    pub fn available(self) -> bool {
+        match (self, Kernel::best()) {
+            (Kernel::Scalar, _) => true,
+            (Kernel::Avx2, Kernel::Avx2 | Kernel::Avx512Vnni) => true,
+            (Kernel::Avx512Vnni, Kernel::Avx512Vnni) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Why a quantized matrix could not be built or used.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum QuantError {
+    #[error("{ty} rows must be a multiple of {block} values long, got {cols}")]
+    RaggedRow { ty: QType, block: usize, cols: usize },
+    #[error("a {rows}×{cols} {ty} matrix takes {expected} bytes, got {got}")]
+    WrongSize { ty: QType, rows: usize, cols: usize, expected: usize, got: usize },
+    #[error("activations of {got} values are not a whole number of {cols}-value rows")]
+    WrongInput { cols: usize, got: usize },
+    #[error("output of {got} values, expected {expected}")]
+    WrongOutput { expected: usize, got: usize },
+    #[error("stacked matrices differ: {0}")]
+    Mismatch(String),
+    #[error("the {0:?} kernel needs CPU features this machine lacks")]
+    Unavailable(Kernel),
+}
+
+/// A `rows × cols` weight matrix in one block format, rows of whole blocks, bytes as in GGUF.
+#[derive(Debug, Clone)]
+pub struct QMatrix {
+    ty: QType,
+    rows: usize,
+    cols: usize,
+    row_bytes: usize,
+    data: Vec<u8>,
+    kernel: Kernel,
+}
+
+impl QMatrix {
+    /// Wraps GGUF bytes of a `rows × cols` matrix of `ty`.
+    pub fn from_ggml_bytes(ty: QType, rows: usize, cols: usize, bytes: &[u8]) -> Result<Self, QuantError> {
+        let block = ty.block_values();
+        if !cols.is_multiple_of(block) {
+            return Err(QuantError::RaggedRow { ty, block, cols });
+        }
+        let row_bytes = cols / block * ty.block_bytes();
+        if bytes.len() != rows * row_bytes {
+            return Err(QuantError::WrongSize { ty, rows, cols, expected: rows * row_bytes, got: bytes.len() });
+        }
+        Ok(Self { ty, rows, cols, row_bytes, data: bytes.to_vec(), kernel: Kernel::best() })
+    }
+
+    /// Quantizes an `f32` matrix (`rows × cols`, row-major) to Q8_0 with ggml's rounding.
+    pub fn quantize_q8_0(rows: usize, cols: usize, values: &[f32]) -> Result<Self, QuantError> {
+        if !cols.is_multiple_of(32) {
+            return Err(QuantError::RaggedRow { ty: QType::Q8_0, block: 32, cols });
+        }
+        if values.len() != rows * cols {
+            return Err(QuantError::WrongInput { cols, got: values.len() });
+        }
+        let mut blocks = vec![BlockQ8A::default(); values.len() / 32];
+        activations::quantize_q8a(values, &mut blocks);
+        let bytes: Vec<u8> = blocks
+            .iter()
+            .flat_map(|b| half::f16::from_f32(b.d).to_bits().to_le_bytes().into_iter().chain(b.qs.map(|q| q as u8)))
+            .collect();
+        Self::from_ggml_bytes(QType::Q8_0, rows, cols, &bytes)
+    }
+
+    /// One matrix with the rows of `parts` one after another (same format and width), so several products
+    /// of the same input (q, k, v; gate, up) are one call.
+    pub fn stack(parts: &[&QMatrix]) -> Result<Self, QuantError> {
+        let Some(first) = parts.first() else { return Err(QuantError::Mismatch("nothing to stack".into())) };
+        if let Some(p) = parts.iter().find(|p| p.ty != first.ty || p.cols != first.cols) {
+            return Err(QuantError::Mismatch(format!("{} {}-wide and {} {}-wide", first.ty, first.cols, p.ty, p.cols)));
+        }
+        let data: Vec<u8> = parts.iter().flat_map(|p| p.data.iter().copied()).collect();
+        Self::from_ggml_bytes(first.ty, parts.iter().map(|p| p.rows).sum(), first.cols, &data)
+    }
+
+    pub fn qtype(&self) -> QType {
+        self.ty
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// The GGUF bytes, row after row (what one product reads).
+    pub fn bytes(&self) -> &[u8] {
+        &self.data
+    }
+
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
+    }
+
+    /// Uses `kernel` (for tests and comparisons); an error if this CPU cannot run it.
+    pub fn with_kernel(mut self, kernel: Kernel) -> Result<Self, QuantError> {
+        if !kernel.available() {
+            return Err(QuantError::Unavailable(kernel));
+        }
+        self.kernel = kernel;
+        Ok(self)
+    }
+
+    /// Row `r`'s values.
+    pub fn dequantize_row(&self, r: usize, out: &mut [f32]) {
+        let (block, bb) = (self.ty.block_values(), self.ty.block_bytes());
+        let row = &self.data[r * self.row_bytes..(r + 1) * self.row_bytes];
+        for (b, o) in row.chunks_exact(bb).zip(out.chunks_exact_mut(block)) {
+            formats::dequantize_block(self.ty, b, o);
+        }
+    }
+
+    /// Every value, row-major.
+    pub fn dequantize(&self) -> Vec<f32> {
+        let mut out = vec![0f32; self.rows * self.cols];
+        for (r, o) in out.chunks_exact_mut(self.cols).enumerate() {
+            self.dequantize_row(r, o);
+        }
+        out
+    }
+
+    /// `out[i][r] = x[i] · row r` for every row `x[i]` of `x` (`m × cols`, row-major); `out` is `m × rows`.
+    pub fn matmul(&self, x: &[f32], out: &mut [f32]) -> Result<(), QuantError> {
+        if self.cols == 0 || !x.len().is_multiple_of(self.cols) {
+            return Err(QuantError::WrongInput { cols: self.cols, got: x.len() });
+        }
+        let m = x.len() / self.cols;
+        if out.len() != m * self.rows {
+            return Err(QuantError::WrongOutput { expected: m * self.rows, got: out.len() });
+        }
+        thread_local! {
+            static Q8A: std::cell::RefCell<Vec<BlockQ8A>> = const { std::cell::RefCell::new(Vec::new()) };
+            static Q8K: std::cell::RefCell<Vec<BlockQ8K>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        let nb = self.cols / self.ty.block_values();
+        if self.ty.is_k_quant() {
+            Q8K.with(|cell| {
+                let acts = &mut *cell.borrow_mut();
+                acts.resize(m * nb, BlockQ8K::default());
+                activations::quantize_q8k(x, acts);
+                self.run(acts, m, nb, out);
+            });
+        } else {
+            Q8A.with(|cell| {
+                let acts = &mut *cell.borrow_mut();
+                acts.resize(m * nb, BlockQ8A::default());
+                activations::quantize_q8a(x, acts);
+                self.run(acts, m, nb, out);
+            });
+        }
+        Ok(())
+    }
+
+    fn run<A: Act>(&self, acts: &[A], m: usize, nb: usize, out: &mut [f32]) {
+        let pool = parallel::pool();
+        // Rows per task: enough tasks to balance the threads, each big enough to amortise the hand-off.
+        let work_per_row = m.max(1);
+        let per_task = (self.rows / (4 * pool.threads())).clamp(1, (256 / work_per_row).max(4));
+        let tasks = self.rows.div_ceil(per_task);
+        let out_ptr = SharedOut(out.as_mut_ptr());
+        pool.run(tasks, |task| {
+            let rows = task * per_task..self.rows.min((task + 1) * per_task);
+            let out = out_ptr;
+            for tile in (0..m).step_by(TILE_ROWS) {
+                let end = m.min(tile + TILE_ROWS);
+                let mut i = tile;
+                while i < end {
+                    let n = (end - i).min(4);
+                    // SAFETY: each task writes only the columns `rows` of the activation rows `i .. i + n` of
+                    // `out` (disjoint across tasks), which holds `m × self.rows` values (checked by `matmul`).
+                    unsafe {
+                        let o = out.0.add(i * self.rows);
+                        match n {
+                            4 => A::rows::<4>(self, rows.clone(), acts, i, nb, o),
+                            3 => A::rows::<3>(self, rows.clone(), acts, i, nb, o),
+                            2 => A::rows::<2>(self, rows.clone(), acts, i, nb, o),
+                            _ => A::rows::<1>(self, rows.clone(), acts, i, nb, o),
+                        }
+                    }
+                    i += n;
+                }
+            }
+        });
+    }
+}
+
+/// An activation block type and the kernels that take it.
+trait Act: Sized + Sync {
+    /// Weight rows `rows` against activation rows `i .. i + RA` (`nb` blocks each), written to
+    /// `out[j · m.rows + r]`.
+    ///
+    /// # Safety
+    /// `out` must be writable at those places and no other thread may write them.
+    unsafe fn rows<const RA: usize>(
+        m: &QMatrix,
+        rows: std::ops::Range<usize>,
+        acts: &[Self],
+        i: usize,
+        nb: usize,
+        out: *mut f32,
+    );
+}
+
+impl Act for BlockQ8A {
+    unsafe fn rows<const RA: usize>(
+        m: &QMatrix,
+        rows: std::ops::Range<usize>,
+        acts: &[Self],
+        i: usize,
+        nb: usize,
+        out: *mut f32,
+    ) {
+        let a: [&[BlockQ8A]; RA] = std::array::from_fn(|j| &acts[(i + j) * nb..(i + j + 1) * nb]);
+        let w = m.data.as_ptr();
+        match m.kernel {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the kernel was checked available; rows are whole rows of `nb` blocks, activation rows
+            // `nb` blocks; the caller's contract on `out`.
+            Kernel::Avx512Vnni => unsafe {
+                simd::vnni::rows32(m.ty, w, m.row_bytes, rows, a.map(|r| r.as_ptr()), nb, out, m.rows)
+            },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above.
+            Kernel::Avx2 => unsafe {
+                simd::avx2::rows32(m.ty, w, m.row_bytes, rows, a.map(|r| r.as_ptr()), nb, out, m.rows)
+            },
+            _ => {
+                for r in rows {
+                    let row = &m.data[r * m.row_bytes..(r + 1) * m.row_bytes];
+                    for (j, act) in a.iter().enumerate() {
+                        // SAFETY: the caller's contract on `out`.
+                        unsafe { *out.add(j * m.rows + r) = formats::dot_row_scalar_32(m.ty, row, act) };
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Act for BlockQ8K {
+    unsafe fn rows<const RA: usize>(
+        m: &QMatrix,
+        rows: std::ops::Range<usize>,
+        acts: &[Self],
+        i: usize,
+        nb: usize,
+        out: *mut f32,
+    ) {
+        let a: [&[BlockQ8K]; RA] = std::array::from_fn(|j| &acts[(i + j) * nb..(i + j + 1) * nb]);
+        let w = m.data.as_ptr();
+        match m.kernel {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as for `BlockQ8A`.
+            Kernel::Avx512Vnni => unsafe {
+                simd::vnni::rowsk(m.ty, w, m.row_bytes, rows, a.map(|r| r.as_ptr()), nb, out, m.rows)
+            },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as for `BlockQ8A`.
+            Kernel::Avx2 => unsafe {
+                simd::avx2::rowsk(m.ty, w, m.row_bytes, rows, a.map(|r| r.as_ptr()), nb, out, m.rows)
+            },
+            _ => {
+                for r in rows {
+                    let row = &m.data[r * m.row_bytes..(r + 1) * m.row_bytes];
+                    for (j, act) in a.iter().enumerate() {
+                        // SAFETY: the caller's contract on `out`.
+                        unsafe { *out.add(j * m.rows + r) = formats::dot_row_scalar_k(m.ty, row, act) };
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct SharedOut(*mut f32);
+// SAFETY: tasks write disjoint elements (see `QMatrix::run`).
+unsafe impl Send for SharedOut {}
+unsafe impl Sync for SharedOut {}
