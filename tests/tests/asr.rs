@@ -1,7 +1,7 @@
 //! Whisper tiny.en on the real weights and the golden fixtures: word error rate, timestamps, no text from
 //! noise or silence, streaming final equals offline.
 
-use parley_models::asr::{StreamingTranscriber, WhisperAsr, transcribe_speech};
+use parley_models::asr::{DecoderKind, StreamingTranscriber, WhisperAsr, transcribe_speech};
 use parley_models::vad::SileroVad;
 use parley_tests::fixtures::{fixture, fixtures, model_store, word_error_rate};
 
@@ -29,6 +29,27 @@ fn word_error_rate_on_the_fixture_set_is_at_most_10_percent() {
     let wer = errors / words as f64;
     eprintln!("fixture-set WER {:.3} over {words} words", wer);
     assert!(wer <= 0.10, "WER {wer}");
+}
+
+/// Our decoder with a self-attention KV cache against candle-transformers' (which re-feeds every token each
+/// step): the same transcripts, segment times and no-speech probabilities on every fixture, and the same
+/// rejection of noise.
+#[test]
+fn cached_decoder_transcribes_exactly_like_candles() {
+    let Some(store) = model_store() else { return };
+    let mut ours = WhisperAsr::load(&store).unwrap();
+    let mut candle = WhisperAsr::load(&store).unwrap();
+    candle.set_decoder(DecoderKind::Candle);
+    for f in fixtures().into_iter().filter(|f| f.asr || f.file == "noise.wav") {
+        let audio = f.audio_16k();
+        let (a, b) = (ours.transcribe(&audio).unwrap(), candle.transcribe(&audio).unwrap());
+        eprintln!("{}: {:?} / candle {:?}", f.file, a.text, b.text);
+        assert_eq!(a.text, b.text, "{}", f.file);
+        assert_eq!(a.segments, b.segments, "{}", f.file);
+        assert_eq!(a.rejected_as_no_speech, b.rejected_as_no_speech, "{}", f.file);
+        assert!((a.no_speech_probability - b.no_speech_probability).abs() < 1e-3, "{}", f.file);
+        assert!((a.average_logprob - b.average_logprob).abs() < 1e-2, "{}", f.file);
+    }
 }
 
 #[test]

@@ -57,6 +57,9 @@ pub enum BenchCommand {
     Engine(crate::bench_engine::BenchEngineArgs),
     /// Prompt and decode tokens/s of a language model, parley's kernels against candle's.
     Llm(crate::bench_llm::BenchLlmArgs),
+    /// Whisper on one WAV file: total, log-mel, encoder and per-token decode time, parley's decoder against
+    /// candle's.
+    Asr(crate::bench_asr::BenchAsrArgs),
 }
 
 #[derive(Debug, Args)]

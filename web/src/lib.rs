@@ -5,6 +5,7 @@
 //! per-session drivers that connect a `parley-media` peer to a `parley-pipeline` core, and the `parley`
 //! commands over the model store and stage models. It holds no pipeline logic.
 
+pub mod bench_asr;
 pub mod bench_engine;
 pub mod bench_llm;
 pub mod cli;
@@ -73,6 +74,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> any
         Command::Chat(args) => stage_cmds::chat::run(&config, args),
         Command::Bench(cli::BenchCommand::Engine(args)) => bench_engine::run(&config, args),
         Command::Bench(cli::BenchCommand::Llm(args)) => bench_llm::run(&config, args),
+        Command::Bench(cli::BenchCommand::Asr(args)) => bench_asr::run(&config, args),
     }
 }
 

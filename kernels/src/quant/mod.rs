@@ -57,12 +57,12 @@ impl Kernel {
 
     /// Whether this CPU can run it.
     pub fn available(self) -> bool {
-        match (self, Kernel::best()) {
-            (Kernel::Scalar, _) => true,
-            (Kernel::Avx2, Kernel::Avx2 | Kernel::Avx512Vnni) => true,
-            (Kernel::Avx512Vnni, Kernel::Avx512Vnni) => true,
-            _ => false,
-        }
+        matches!(
+            (self, Kernel::best()),
+            (Kernel::Scalar, _)
+                | (Kernel::Avx2, Kernel::Avx2 | Kernel::Avx512Vnni)
+                | (Kernel::Avx512Vnni, Kernel::Avx512Vnni)
+        )
     }
 }
 

@@ -75,6 +75,7 @@ macro_rules! kernels {
             /// The CPU has this module's features; every row in `rows` holds `nb` blocks of `ty`, each `a[j]`
             /// `nb` blocks, and `out` is writable at every `j · stride + r`.
             #[target_feature(enable = $features)]
+            #[allow(clippy::too_many_arguments)]
             pub unsafe fn rows32<const RA: usize>(
                 ty: QType,
                 w: *const u8,
@@ -98,6 +99,7 @@ macro_rules! kernels {
             }
 
             #[target_feature(enable = $features)]
+            #[allow(clippy::too_many_arguments)]
             unsafe fn each_row<const F: u8, const RA: usize>(
                 w: *const u8,
                 row_bytes: usize,
@@ -205,6 +207,7 @@ macro_rules! kernels {
             /// # Safety
             /// As [`rows32`].
             #[target_feature(enable = $features)]
+            #[allow(clippy::too_many_arguments)]
             pub unsafe fn rowsk<const RA: usize>(
                 ty: QType,
                 w: *const u8,

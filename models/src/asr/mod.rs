@@ -3,12 +3,15 @@
 //! reports stable partials and a final. [`transcribe_speech`] adds the VAD gate: audio in which Silero hears
 //! no speech is never decoded, so noise and silence cannot produce hallucinated text.
 
+mod cached_decoder;
 mod streaming;
 pub mod timestamp_rules;
 mod whisper;
 
 pub use streaming::{PartialTranscript, StreamingTranscriber};
-pub use whisper::{DEFAULT_MIN_WINDOW_SAMPLES, Transcript, TranscriptSegment, WINDOW_SAMPLES, WhisperAsr};
+pub use whisper::{
+    DEFAULT_MIN_WINDOW_SAMPLES, DecoderKind, Transcript, TranscriptSegment, WINDOW_SAMPLES, WhisperAsr, WindowTimings,
+};
 
 use crate::stage_error::StageError;
 use crate::vad::{CHUNK_SAMPLES, SileroVad, VadConfig, segments_from_probabilities};

@@ -3,12 +3,13 @@
 
 use std::path::Path;
 
-use candle_core::{D, DType, Device, IndexOp, Tensor};
+use candle_core::{DType, Device, IndexOp, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::whisper::{self as cw, Config, model::Whisper};
 use parley_kernels::mel::{MelConfig, MelSpectrogram, whisper_log_mel};
 use tokenizers::Tokenizer;
 
+use super::cached_decoder::CachedDecoder;
 use super::timestamp_rules::{self, SpecialTokens};
 use crate::stage_error::StageError;
 use crate::store::ModelStore;
@@ -48,9 +49,33 @@ pub struct Transcript {
     pub rejected_as_no_speech: bool,
 }
 
+/// Where the time of the last window went.
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
+pub struct WindowTimings {
+    pub mel_ms: f64,
+    pub encoder_ms: f64,
+    pub decode_ms: f64,
+    /// Decoder steps run (tokens generated plus the final end-of-text step).
+    pub decode_steps: usize,
+}
+
+/// Which text decoder runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DecoderKind {
+    /// Ours, with a self-attention KV cache: one token per step (the default).
+    #[default]
+    Cached,
+    /// candle-transformers' decoder, which re-feeds every token each step (for comparisons).
+    Candle,
+}
+
 /// The loaded model, tokenizer and scratch state. One decode at a time (`&mut self`).
 pub struct WhisperAsr {
     model: Whisper,
+    cached: CachedDecoder,
+    decoder: DecoderKind,
+    last_timings: WindowTimings,
+    steps: usize,
     tokenizer: Tokenizer,
     mel: MelSpectrogram,
     special: SpecialTokens,
@@ -100,9 +125,14 @@ impl WhisperAsr {
         };
         let suppress = config.suppress_tokens.clone();
         let n_mels = config.num_mel_bins;
+        let cached = CachedDecoder::load(&vb, &config).map_err(|e| load_err("model.safetensors", e))?;
         let model = Whisper::load(&vb, config).map_err(|e| load_err("model.safetensors", e))?;
         Ok(Self {
             model,
+            cached,
+            decoder: DecoderKind::default(),
+            last_timings: WindowTimings::default(),
+            steps: 0,
             tokenizer,
             mel: MelSpectrogram::new(MelConfig::whisper(n_mels)),
             special,
@@ -111,6 +141,16 @@ impl WhisperAsr {
             padded: vec![0.0; WINDOW_SAMPLES],
             min_window: DEFAULT_MIN_WINDOW_SAMPLES,
         })
+    }
+
+    /// Timings of the last window [`Self::transcribe_window`] decoded.
+    pub fn last_timings(&self) -> WindowTimings {
+        self.last_timings
+    }
+
+    /// Chooses the text decoder (the cached one by default; candle's for comparisons).
+    pub fn set_decoder(&mut self, kind: DecoderKind) {
+        self.decoder = kind;
     }
 
     /// The shortest window the encoder sees, in 16 kHz samples (clamped to 1..=30 s). Whisper was trained
@@ -166,6 +206,12 @@ impl WhisperAsr {
         let features = self.model.encoder.forward(&mel, true).map_err(infer_err)?;
         let encoder_done = started.elapsed();
         let transcript = self.decode(&features, audio.len())?;
+        self.last_timings = WindowTimings {
+            mel_ms: mel_done.as_secs_f64() * 1e3,
+            encoder_ms: (encoder_done - mel_done).as_secs_f64() * 1e3,
+            decode_ms: (started.elapsed() - encoder_done).as_secs_f64() * 1e3,
+            decode_steps: self.steps,
+        };
         tracing::debug!(
             audio_ms = audio.len() / 16,
             mel_ms = mel_done.as_secs_f64() * 1e3,
@@ -221,25 +267,24 @@ impl WhisperAsr {
         let mut generated: Vec<u32> = Vec::new();
         let mut sum_logprob = 0.0f32;
         let mut no_speech_probability = 0.0;
+        let mut state = match self.decoder {
+            DecoderKind::Cached => Some(self.cached.start(features).map_err(infer_err)?),
+            DecoderKind::Candle => None,
+        };
+        self.steps = 0;
         for step in 0..max_tokens {
-            let input = Tensor::new(tokens.as_slice(), &self.device).and_then(|t| t.unsqueeze(0)).map_err(infer_err)?;
-            let ys = self.model.decoder.forward(&input, features, step == 0).map_err(infer_err)?;
+            self.steps += 1;
+            let logits = match &mut state {
+                Some(state) => {
+                    let logits =
+                        self.cached.step(state, *tokens.last().expect("starts with SOT")).map_err(infer_err)?;
+                    logits.to_vec1::<f32>().map_err(infer_err)?
+                }
+                None => self.candle_step(&tokens, features, step == 0)?,
+            };
             if step == 0 {
-                let first =
-                    self.model.decoder.final_linear(&ys.i((..1, ..1)).map_err(infer_err)?).map_err(infer_err)?;
-                let probs = candle_nn::ops::softmax(&first.i((0, 0)).map_err(infer_err)?, D::Minus1)
-                    .and_then(|p| p.to_vec1::<f32>())
-                    .map_err(infer_err)?;
-                no_speech_probability = probs[sp.no_speech as usize];
+                no_speech_probability = softmax_at(&logits, sp.no_speech as usize);
             }
-            let seq_len = ys.dim(1).map_err(infer_err)?;
-            let logits = self
-                .model
-                .decoder
-                .final_linear(&ys.i((..1, seq_len - 1..)).map_err(infer_err)?)
-                .and_then(|l| l.i((0, 0)))
-                .and_then(|l| l.to_vec1::<f32>())
-                .map_err(infer_err)?;
             let mut logits: Vec<f32> = logits.iter().zip(&suppress_mask).map(|(l, m)| l + m).collect();
             if generated.is_empty() {
                 // Whisper's begin-suppress: no blank or end as the first text token.
@@ -267,6 +312,19 @@ impl WhisperAsr {
         let segments = self.segments(&generated, audio_len)?;
         let text = segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
         Ok(Transcript { text, segments, no_speech_probability, average_logprob, rejected_as_no_speech: false })
+    }
+
+    /// candle-transformers' decoder: the whole sequence again, the last position's logits.
+    fn candle_step(&mut self, tokens: &[u32], features: &Tensor, first: bool) -> Result<Vec<f32>, StageError> {
+        let input = Tensor::new(tokens, &self.device).and_then(|t| t.unsqueeze(0)).map_err(infer_err)?;
+        let ys = self.model.decoder.forward(&input, features, first).map_err(infer_err)?;
+        let seq_len = ys.dim(1).map_err(infer_err)?;
+        self.model
+            .decoder
+            .final_linear(&ys.i((..1, seq_len - 1..)).map_err(infer_err)?)
+            .and_then(|l| l.i((0, 0)))
+            .and_then(|l| l.to_vec1::<f32>())
+            .map_err(infer_err)
     }
 
     /// Splits decoded tokens into timed segments at timestamp tokens.
@@ -320,4 +378,11 @@ fn log_softmax_at(logits: &[f32], i: u32) -> f32 {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let sum: f32 = logits.iter().map(|l| (l - max).exp()).sum();
     logits[i as usize] - max - sum.ln()
+}
+
+/// `softmax(logits)[i]`.
+fn softmax_at(logits: &[f32], i: usize) -> f32 {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f32 = logits.iter().map(|l| (l - max).exp()).sum();
+    (logits[i] - max).exp() / sum
 }
