@@ -30,11 +30,13 @@ fn own_type(t: GgmlDType) -> Option<QType> {
 }
 
 impl Linear {
-    /// Wraps a loaded tensor, choosing our kernels when they apply and `own_kernels` allows it.
-    pub fn new(t: QTensor, device: &Device, own_kernels: bool) -> Result<Self> {
+    /// Wraps a loaded tensor, choosing our kernels when they apply and `own_kernels` allows it (for the
+    /// K-quants only with `own_kquant` too).
+    pub fn new(t: QTensor, device: &Device, own_kernels: bool, own_kquant: bool) -> Result<Self> {
         if own_kernels
             && device.is_cpu()
             && let Some(ty) = own_type(t.dtype())
+            && (own_kquant || !ty.is_k_quant())
             && let [rows, cols] = t.shape().dims()
         {
             let matrix = QMatrix::from_ggml_bytes(ty, *rows, *cols, &t.data()?)

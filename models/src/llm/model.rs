@@ -25,14 +25,18 @@ pub struct LoadOptions {
     /// Convert weight matrices stored as Q4_1/Q5_0/Q5_1 (no SIMD kernels in candle) to Q8_0 (SIMD kernels)
     /// at load time. On by default; off gives bit-for-bit the numerics of the stored file.
     pub requantize: bool,
-    /// Multiply Q8_0 matrices with parley-kernels' batched kernel instead of candle's (same results; a batch
+    /// Multiply Q4_0/Q4_1/Q5_0/Q8_0 matrices with parley-kernels' batched kernels instead of candle's (a batch
     /// of sequences reads each weight once). On by default; off is for comparisons.
     pub own_kernels: bool,
+    /// Also multiply Q4_K/Q6_K matrices with parley-kernels'. Off by default: ours decode as fast as candle's
+    /// but prefill at about half its speed (their per-row scale unpacking is repeated for every group of 4
+    /// prompt rows; docs/kernels.md), so candle's keeps them until that is fixed.
+    pub own_kquant_kernels: bool,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        Self { requantize: false, own_kernels: true }
+        Self { requantize: false, own_kernels: true, own_kquant_kernels: false }
     }
 }
 
@@ -125,9 +129,8 @@ impl LlmModel {
         let bos_token_id = md_u32(&ct, "tokenizer.ggml.bos_token_id");
         let add_bos = ct.metadata.get("tokenizer.ggml.add_bos_token").and_then(|v| v.to_bool().ok()).unwrap_or(false);
 
-        let transformer =
-            Transformer::from_gguf(arch, &ct, &mut file, &Device::Cpu, options.requantize, options.own_kernels)
-                .map_err(compute("loading the weights"))?;
+        let transformer = Transformer::from_gguf(arch, &ct, &mut file, &Device::Cpu, options)
+            .map_err(compute("loading the weights"))?;
         tracing::info!(model = id, ?arch, vocab = transformer.vocab_size(), "LLM loaded");
         Ok(Self {
             id: model,

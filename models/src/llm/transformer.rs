@@ -194,9 +194,10 @@ impl Transformer {
         ct: &gguf_file::Content,
         reader: &mut R,
         device: &Device,
-        requantize: bool,
-        own_kernels: bool,
+        options: &super::LoadOptions,
     ) -> Result<Self> {
+        let (requantize, own_kernels, own_kquant) =
+            (options.requantize, options.own_kernels, options.own_kquant_kernels);
         let matmul = |t: QTensor| -> Result<Linear> {
             let slow = matches!(t.dtype(), GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1);
             let fits = t.shape().dims().last().is_some_and(|k| k % GgmlDType::Q8_0.block_size() == 0);
@@ -205,7 +206,7 @@ impl Transformer {
             } else {
                 t
             };
-            Linear::new(t, device, own_kernels)
+            Linear::new(t, device, own_kernels, own_kquant)
         };
         let a = arch.key();
         let n_head = md_u32(ct, &format!("{a}.attention.head_count"))?;
