@@ -22,8 +22,8 @@ pub const SLOW_MODEL: &str = "qwen2.5-coder-1.5b";
 /// How to load a model.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadOptions {
-    /// Convert weight matrices stored as Q4_1/Q5_0/Q5_1 (no SIMD kernels in candle) to Q8_0 (SIMD kernels)
-    /// at load time. On by default; off gives bit-for-bit the numerics of the stored file.
+    /// Convert weight matrices stored as Q4_1/Q5_0/Q5_1 to Q8_0 at load time (candle has no SIMD kernels for
+    /// them; parley-kernels has). Off by default: the stored bytes are read as they are (fewer bytes per token).
     pub requantize: bool,
     /// Multiply Q4_0/Q4_1/Q5_0/Q8_0 matrices with parley-kernels' batched kernels instead of candle's (a batch
     /// of sequences reads each weight once). On by default; off is for comparisons.
