@@ -33,7 +33,8 @@ pub struct BenchLlmArgs {
     /// Tokens decoded after each prompt.
     #[arg(long = "gen", default_value_t = 64, value_name = "N")]
     pub gen_tokens: usize,
-    /// Backends, comma-separated: parley (our transformer and kernels), candle (candle-transformers' model).
+    /// Backends, comma-separated: parley (our transformer and kernels, as the server loads it), parley-kquant
+    /// (the same with our Q4_K/Q6_K kernels too), candle (candle-transformers' model).
     #[arg(long, value_enum, value_delimiter = ',', default_value = "parley,candle")]
     pub backend: Vec<BackendArg>,
     /// Repetitions (medians are reported).
@@ -50,7 +51,19 @@ pub enum ModelArg {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BackendArg {
     Parley,
+    ParleyKquant,
     Candle,
+}
+
+impl BackendArg {
+    /// The name `--backend` takes.
+    fn name(self) -> &'static str {
+        match self {
+            BackendArg::Parley => "parley",
+            BackendArg::ParleyKquant => "parley-kquant",
+            BackendArg::Candle => "candle",
+        }
+    }
 }
 
 enum Runner {
@@ -116,9 +129,11 @@ pub fn run(config: &Config, args: BenchLlmArgs) -> anyhow::Result<i32> {
     let mut runners = Vec::new();
     for b in &backends {
         runners.push(match b {
-            BackendArg::Parley => Runner::Parley(Box::new(
-                LlmModel::load_with(&store, id, &LoadOptions::default()).context("loading the model")?,
-            )),
+            BackendArg::Parley | BackendArg::ParleyKquant => {
+                let options =
+                    LoadOptions { own_kquant_kernels: *b == BackendArg::ParleyKquant, ..LoadOptions::default() };
+                Runner::Parley(Box::new(LlmModel::load_with(&store, id, &options).context("loading the model")?))
+            }
             BackendArg::Candle => {
                 let path = store.require(id, "model.gguf")?;
                 Runner::Candle(Box::new(CandleReference::load(&path).context("loading candle's model")?))
@@ -164,15 +179,15 @@ pub fn run(config: &Config, args: BenchLlmArgs) -> anyhow::Result<i32> {
     };
     let mut rows = Vec::new();
     eprintln!("\n{id}: medians of {} repetitions, {threads} threads", args.reps);
-    eprintln!("{:<8} {:>7} {:>14} {:>14} {:>12}", "backend", "prompt", "prompt tok/s", "decode tok/s", "of floor");
+    eprintln!("{:<13} {:>7} {:>14} {:>14} {:>12}", "backend", "prompt", "prompt tok/s", "decode tok/s", "of floor");
     for (b, backend) in backends.iter().enumerate() {
         for (p, &n) in args.prompt.iter().enumerate() {
             let mut pp: Vec<f64> = samples[b][p].iter().map(|s| s.0).collect();
             let mut dd: Vec<f64> = samples[b][p].iter().map(|s| s.1).collect();
             let (pp, dd) = (median(&mut pp), median(&mut dd));
-            eprintln!("{:<8} {:>7} {:>14.1} {:>14.1} {:>11.0}%", format!("{backend:?}"), n, pp, dd, 100.0 * dd / floor);
+            eprintln!("{:<13} {:>7} {:>14.1} {:>14.1} {:>11.0}%", backend.name(), n, pp, dd, 100.0 * dd / floor);
             rows.push(json!({
-                "backend": format!("{backend:?}").to_lowercase(), "prompt_tokens": n, "gen_tokens": args.gen_tokens,
+                "backend": backend.name(), "prompt_tokens": n, "gen_tokens": args.gen_tokens,
                 "prompt_tok_s": pp, "decode_tok_s": dd, "decode_fraction_of_floor": dd / floor,
             }));
         }

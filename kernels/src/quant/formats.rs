@@ -89,6 +89,22 @@ pub(crate) fn q4k_scale_min(j: usize, q: &[u8]) -> (u8, u8) {
     }
 }
 
+/// All 8 scales and all 8 mins of a Q4_K block's 12 scale bytes at once, byte `k` of each for sub-block
+/// `k`: the same fields as [`q4k_scale_min`], read with a few word operations instead of 16 byte lookups.
+#[inline(always)]
+pub(crate) fn q4k_scales_mins(q: &[u8; 12]) -> (u64, u64) {
+    const LOW6: u32 = 0x3f3f_3f3f;
+    const LOW4: u32 = 0x0f0f_0f0f;
+    const TOP2: u32 = 0x0303_0303;
+    let word = |i: usize| u32::from_le_bytes([q[4 * i], q[4 * i + 1], q[4 * i + 2], q[4 * i + 3]]);
+    let (w0, w1, w2) = (word(0), word(1), word(2));
+    // Sub-blocks 0-3: the low 6 bits of bytes 0-3 (scales) and 4-7 (mins). Sub-blocks 4-7: a nibble of
+    // bytes 8-11 below the top 2 bits of bytes 0-3 (scales) or 4-7 (mins).
+    let scales_hi = (w2 & LOW4) | (((w0 >> 6) & TOP2) << 4);
+    let mins_hi = ((w2 >> 4) & LOW4) | (((w1 >> 6) & TOP2) << 4);
+    ((w0 & LOW6) as u64 | (scales_hi as u64) << 32, (w1 & LOW6) as u64 | (mins_hi as u64) << 32)
+}
+
 /// Writes the values of one block of `ty` (its bytes `b`) into `out` (`ty.block_values()` long).
 pub fn dequantize_block(ty: QType, b: &[u8], out: &mut [f32]) {
     match ty {
@@ -255,4 +271,26 @@ pub fn dot_row_scalar_k(ty: QType, w: &[u8], acts: &[BlockQ8K]) -> f32 {
         };
     }
     sum
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn q4k_scales_read_whole_match_the_field_by_field_reading() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..2000 {
+            let mut q = [0u8; 12];
+            for b in &mut q {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                *b = (seed >> 56) as u8;
+            }
+            let (scales, mins) = q4k_scales_mins(&q);
+            for k in 0..8 {
+                let byte = |v: u64| (v >> (8 * k)) as u8;
+                assert_eq!((byte(scales), byte(mins)), q4k_scale_min(k, &q), "sub-block {k} of {q:?}");
+            }
+        }
+    }
 }

@@ -234,40 +234,29 @@ macro_rules! kernels {
                 }
             }
 
+            /// Q4_K: each 64 values share a nibble load (low nibbles the first 32, high the next), a 6-bit scale
+            /// per 32 multiplies the byte products, and the 6-bit mins meet the activations' sums per 32 (from
+            /// their sums per 16) in one vector product per block, subtracted in the same accumulator.
             #[target_feature(enable = $features)]
             #[inline]
             unsafe fn q4_k<const RA: usize>(w: *const u8, a: [*const BlockQ8K; RA], nb: usize) -> [f32; RA] {
                 let mut acc = [_mm256_setzero_ps(); RA];
-                let mut mins = [0f32; RA];
                 let m4 = _mm256_set1_epi8(0x0F);
+                let ones = _mm256_set1_epi16(1);
                 for b in 0..nb {
                     // SAFETY: block b of the row.
                     let blk = unsafe { w.add(b * 144) };
                     let (d, dmin) = unsafe { (f16(blk), f16(blk.add(2))) };
                     // SAFETY: the 12 scale bytes of the block.
-                    let raw = unsafe { &*(blk.add(4) as *const [u8; 12]) };
-                    let mut sc = [0i16; 8];
-                    let mut mn = [0i32; 8];
-                    for k in 0..8 {
-                        let (s, m) = crate::quant::formats::q4k_scale_min(k, raw);
-                        sc[k] = s as i16;
-                        mn[k] = m as i32;
-                    }
+                    let (sc, mn) = crate::quant::formats::q4k_scales_mins(unsafe { &*(blk.add(4) as *const [u8; 12]) });
+                    let mins = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(mn as i64));
                     let mut sumi = [_mm256_setzero_si256(); RA];
-                    for j in 0..RA {
-                        // SAFETY: block b of activation row j.
-                        let ab = unsafe { &*a[j].add(b) };
-                        let mut msum = 0i32;
-                        for k in 0..8 {
-                            msum += mn[k] * (ab.bsums[2 * k] as i32 + ab.bsums[2 * k + 1] as i32);
-                        }
-                        mins[j] += dmin * ab.d * msum as f32;
-                    }
                     for c in 0..4 {
                         let q4 = unsafe { _mm256_loadu_si256(blk.add(16 + 32 * c) as *const __m256i) };
                         let lo = _mm256_and_si256(q4, m4);
                         let hi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), m4);
-                        let (sl, sh) = (_mm256_set1_epi16(sc[2 * c]), _mm256_set1_epi16(sc[2 * c + 1]));
+                        let sl = _mm256_set1_epi16(((sc >> (16 * c)) & 0xFF) as i16);
+                        let sh = _mm256_set1_epi16(((sc >> (16 * c + 8)) & 0xFF) as i16);
                         for j in 0..RA {
                             // SAFETY: values 64c .. 64c + 64 of block b of activation row j.
                             let q8 = unsafe { (*a[j].add(b)).qs.as_ptr().add(64 * c) };
@@ -283,13 +272,17 @@ macro_rules! kernels {
                         }
                     }
                     for j in 0..RA {
-                        let ad = unsafe { (*a[j].add(b)).d };
-                        acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(d * ad), _mm256_cvtepi32_ps(sumi[j]), acc[j]);
+                        // SAFETY: block b of activation row j.
+                        let ab = unsafe { &*a[j].add(b) };
+                        let sums = unsafe { _mm256_loadu_si256(ab.bsums.as_ptr() as *const __m256i) };
+                        let msum = _mm256_mullo_epi32(mins, _mm256_madd_epi16(sums, ones));
+                        acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(d * ab.d), _mm256_cvtepi32_ps(sumi[j]), acc[j]);
+                        acc[j] = _mm256_fnmadd_ps(_mm256_set1_ps(dmin * ab.d), _mm256_cvtepi32_ps(msum), acc[j]);
                     }
                 }
                 let mut out = [0f32; RA];
                 for j in 0..RA {
-                    out[j] = hsum(acc[j]) - mins[j];
+                    out[j] = hsum(acc[j]);
                 }
                 out
             }
@@ -300,12 +293,20 @@ macro_rules! kernels {
                 let mut acc = [_mm256_setzero_ps(); RA];
                 let m4 = _mm256_set1_epi8(0x0F);
                 let m2 = _mm256_set1_epi8(3);
-                let m32 = _mm256_set1_epi8(32);
                 for b in 0..nb {
                     // SAFETY: block b of the row.
                     let blk = unsafe { w.add(b * 210) };
                     let d = unsafe { f16(blk.add(208)) };
+                    // The values are stored +32: Σ scale · (q - 32) · a = Σ scale · q · a - 32 Σ scale · (sum of a
+                    // per 16), the second from the activations' sums, once per block.
+                    let all_scales = unsafe { _mm256_cvtepi8_epi16(_mm_loadu_si128(blk.add(192) as *const __m128i)) };
                     let mut sumi = [_mm256_setzero_si256(); RA];
+                    for j in 0..RA {
+                        // SAFETY: block b of activation row j.
+                        let sums = unsafe { _mm256_loadu_si256((*a[j].add(b)).bsums.as_ptr() as *const __m256i) };
+                        let offset = _mm256_slli_epi32(_mm256_madd_epi16(all_scales, sums), 5);
+                        sumi[j] = _mm256_sub_epi32(sumi[j], offset);
+                    }
                     for n in 0..2 {
                         // SAFETY: the block's ql, qh and scales of this half.
                         let (ql, qh, sc) = unsafe { (blk.add(64 * n), blk.add(128 + 32 * n), blk.add(192 + 8 * n)) };
@@ -337,10 +338,7 @@ macro_rules! kernels {
                             let q8 = unsafe { (*a[j].add(b)).qs.as_ptr().add(128 * n) };
                             for k in 0..4 {
                                 let av = unsafe { _mm256_loadu_si256(q8.add(32 * k) as *const __m256i) };
-                                let p = _mm256_sub_epi16(
-                                    _mm256_maddubs_epi16(q[k], av),
-                                    _mm256_maddubs_epi16(m32, av),
-                                );
+                                let p = _mm256_maddubs_epi16(q[k], av);
                                 sumi[j] = _mm256_add_epi32(sumi[j], _mm256_madd_epi16(scales[k], p));
                             }
                         }

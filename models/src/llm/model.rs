@@ -28,15 +28,15 @@ pub struct LoadOptions {
     /// Multiply Q4_0/Q4_1/Q5_0/Q8_0 matrices with parley-kernels' batched kernels instead of candle's (a batch
     /// of sequences reads each weight once). On by default; off is for comparisons.
     pub own_kernels: bool,
-    /// Also multiply Q4_K/Q6_K matrices with parley-kernels'. Off by default: ours decode as fast as candle's
-    /// but prefill at about half its speed (their per-row scale unpacking is repeated for every group of 4
-    /// prompt rows; docs/kernels.md), so candle's keeps them until that is fixed.
+    /// Also multiply Q4_K/Q6_K matrices with parley-kernels'. On by default: on Qwen2.5-1.5B ours decode 1.4×
+    /// faster than candle's matmul and prefill a 32-token chunk as fast (a 128-token one at 0.8×;
+    /// docs/kernels.md). Off keeps candle's for them.
     pub own_kquant_kernels: bool,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        Self { requantize: false, own_kernels: true, own_kquant_kernels: false }
+        Self { requantize: false, own_kernels: true, own_kquant_kernels: true }
     }
 }
 
