@@ -1,5 +1,6 @@
-//! The per-position pieces of a decoder layer on plain `f32` slices: RMS norm, rotary position embedding
-//! (both layouts) and causal attention over a sequence's key/value cache.
+//! The per-position pieces of a decoder layer on plain `f32` slices: RMS and layer norm, tanh-GELU, rotary
+//! position embedding (both layouts) and attention over a sequence's key/value cache (causal, or one head
+//! at a time over every position for cross-attention).
 //!
 //! Why not candle ops: in a batched decode step each sequence's attention is a dozen tiny tensor ops
 //! (reshape, RoPE, concatenate the cache, two matmuls, mask, softmax), and their dispatch and allocations cost
@@ -14,6 +15,29 @@ pub fn rms_norm(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
         for ((o, v), w) in o.iter_mut().zip(row).zip(weight) {
             *o = v / rms * w;
         }
+    }
+}
+
+/// `out = (x − mean) / sqrt(var + eps) · weight + bias`, row by row (`x.len()` a multiple of
+/// `weight.len()`).
+pub fn layer_norm(x: &[f32], weight: &[f32], bias: &[f32], eps: f32, out: &mut [f32]) {
+    let dim = weight.len();
+    for (row, o) in x.chunks_exact(dim).zip(out.chunks_exact_mut(dim)) {
+        let mean = row.iter().sum::<f32>() / dim as f32;
+        let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / dim as f32;
+        let inv = 1.0 / (var + eps).sqrt();
+        for (((o, v), w), b) in o.iter_mut().zip(row).zip(weight).zip(bias) {
+            *o = (v - mean) * inv * w + b;
+        }
+    }
+}
+
+/// GELU with the tanh approximation, in place: `x/2 · (1 + tanh(√(2/π) · (x + 0.044715 x³)))`.
+pub fn gelu_tanh(x: &mut [f32]) {
+    const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+    for v in x {
+        let u = *v;
+        *v = 0.5 * u * (1.0 + (SQRT_2_OVER_PI * (u + 0.044715 * u * u * u)).tanh());
     }
 }
 
@@ -78,29 +102,103 @@ pub fn causal_attention(
         for h in 0..heads {
             let kvh = h / group;
             let qh = &q[(t * heads + h) * head_dim..][..head_dim];
-            let mut max = f32::NEG_INFINITY;
-            for (p, s) in scores[..visible].iter_mut().enumerate() {
-                let kh = &k[p * kv_stride + kvh * head_dim..][..head_dim];
-                *s = dot(qh, kh) * scale;
-                max = max.max(*s);
-            }
-            let mut sum = 0.0;
-            for s in &mut scores[..visible] {
-                *s = (*s - max).exp();
-                sum += *s;
-            }
             let oh = &mut out[(t * heads + h) * head_dim..][..head_dim];
-            oh.fill(0.0);
-            for (p, s) in scores[..visible].iter().enumerate() {
-                let w = s / sum;
-                let vh = &v[p * kv_stride + kvh * head_dim..][..head_dim];
-                for (o, x) in oh.iter_mut().zip(vh) {
-                    *o += w * x;
-                }
-            }
+            attend_head(qh, k, v, kv_stride, kvh * head_dim, visible, scale, scores, oh);
         }
     }
 }
+
+/// One query head over the first `visible` positions of a key/value cache: `out = softmax(q·kᵀ · scale) v`,
+/// where position `p`'s key for this head is `k[p · kv_stride + offset ..][..q.len()]` (and its value
+/// likewise). `scores` is scratch, resized as needed.
+#[allow(clippy::too_many_arguments)]
+pub fn attend_head(
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    kv_stride: usize,
+    offset: usize,
+    visible: usize,
+    scale: f32,
+    scores: &mut Vec<f32>,
+    out: &mut [f32],
+) {
+    let head_dim = q.len();
+    if scores.len() < visible {
+        scores.resize(visible, 0.0);
+    }
+    assert!(
+        visible == 0
+            || (k.len().min(v.len()) >= (visible - 1) * kv_stride + offset + head_dim && out.len() == head_dim),
+        "attention shapes out of range"
+    );
+    #[cfg(target_arch = "x86_64")]
+    if head_dim.is_multiple_of(8) && *SIMD {
+        // SAFETY: AVX2 and FMA are present; `head_dim` is a multiple of 8; `scores` was sized above and the
+        // positions' heads are within `k` and `v` (asserted).
+        unsafe { avx2::attend_head(q, k, v, kv_stride, offset, visible, scale, scores, out) };
+        return;
+    }
+    let mut max = f32::NEG_INFINITY;
+    for (p, s) in scores[..visible].iter_mut().enumerate() {
+        let kh = &k[p * kv_stride + offset..][..head_dim];
+        *s = dot(q, kh) * scale;
+        max = max.max(*s);
+    }
+    let mut sum = 0.0;
+    for s in &mut scores[..visible] {
+        *s = (*s - max).exp();
+        sum += *s;
+    }
+    out.fill(0.0);
+    for (p, s) in scores[..visible].iter().enumerate() {
+        let w = s / sum;
+        let vh = &v[p * kv_stride + offset..][..head_dim];
+        for (o, x) in out.iter_mut().zip(vh) {
+            *o += w * x;
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+
+#[cfg(target_arch = "x86_64")]
+static SIMD: std::sync::LazyLock<bool> = std::sync::LazyLock::new(|| {
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+});
+
+/// One query position (`heads × head_dim`) over every position of `k` and `v` (position major, `heads ×
+/// head_dim` each, the same head count: Whisper's self-attention over its cache and its cross-attention over
+/// the audio), `softmax(q·kᵀ / √head_dim) v` per head into `out`. The heads are spread over the kernel pool.
+pub fn attend_all_positions(q: &[f32], k: &[f32], v: &[f32], heads: usize, out: &mut [f32]) {
+    let head_dim = q.len() / heads;
+    let stride = heads * head_dim;
+    debug_assert!(k.len().is_multiple_of(stride) && v.len() == k.len() && out.len() == q.len());
+    let visible = k.len() / stride;
+    let scale = 1.0 / (head_dim as f32).sqrt();
+    thread_local! {
+        static SCORES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    if heads > MAX_HEADS {
+        for (h, o) in out.chunks_exact_mut(head_dim).enumerate() {
+            let qh = &q[h * head_dim..][..head_dim];
+            SCORES.with(|s| attend_head(qh, k, v, stride, h * head_dim, visible, scale, &mut s.borrow_mut(), o));
+        }
+        return;
+    }
+    let mut items: [(usize, &mut [f32]); MAX_HEADS] = Default::default();
+    for (h, (item, o)) in items.iter_mut().zip(out.chunks_exact_mut(head_dim)).enumerate() {
+        *item = (h, o);
+    }
+    crate::parallel::pool().for_each_mut(&mut items[..heads], |(h, o)| {
+        let qh = &q[*h * head_dim..][..head_dim];
+        SCORES.with(|s| attend_head(qh, k, v, stride, *h * head_dim, visible, scale, &mut s.borrow_mut(), o));
+    });
+}
+
+/// Heads that [`attend_all_positions`] spreads over the pool without allocating (more run on one thread).
+const MAX_HEADS: usize = 32;
 
 /// A dot product in 8 independent lanes (so the compiler vectorises it).
 fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -144,7 +242,13 @@ mod tests {
 
     #[test]
     fn causal_attention_matches_the_textbook_formula_with_grouped_heads() {
-        let shape = AttentionShape { heads: 6, kv_heads: 2, head_dim: 20 };
+        // 20: the scalar loop; 24: the SIMD one where the CPU has it.
+        for head_dim in [20, 24] {
+            causal_attention_case(AttentionShape { heads: 6, kv_heads: 2, head_dim });
+        }
+    }
+
+    fn causal_attention_case(shape: AttentionShape) {
         let (start, n) = (5, 4);
         let kv = (start + n) * shape.kv_heads * shape.head_dim;
         let (k, v) = (noise(1, kv), noise(2, kv));
@@ -158,6 +262,23 @@ mod tests {
                 for (g, w) in got.iter().zip(&want) {
                     assert!((*g as f64 - w).abs() < 1e-5, "t={t} h={h}: {g} vs {w}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn attention_over_all_positions_matches_the_textbook_formula() {
+        let shape = AttentionShape { heads: 6, kv_heads: 6, head_dim: 16 };
+        let positions = 9;
+        let kv = positions * shape.heads * shape.head_dim;
+        let (k, v) = (noise(4, kv), noise(5, kv));
+        let q = noise(6, shape.heads * shape.head_dim);
+        let mut out = vec![0f32; q.len()];
+        attend_all_positions(&q, &k, &v, shape.heads, &mut out);
+        for h in 0..shape.heads {
+            let want = reference(&q, &k, &v, shape, positions - 1, 0, h);
+            for (g, w) in out[h * shape.head_dim..][..shape.head_dim].iter().zip(&want) {
+                assert!((*g as f64 - w).abs() < 1e-5, "h={h}: {g} vs {w}");
             }
         }
     }
@@ -177,6 +298,25 @@ mod tests {
         assert_eq!((y[0], y[2]), (1.0, 3.0));
         assert!((y[1] - (2.0 * cos[1] - 4.0 * sin[1])).abs() < 1e-6);
         assert!((y[3] - (2.0 * sin[1] + 4.0 * cos[1])).abs() < 1e-6);
+    }
+
+    #[test]
+    fn layer_norm_centres_and_scales_each_row_then_shifts_it() {
+        let x = [1.0, 3.0, 10.0, 10.0];
+        let mut out = [0f32; 4];
+        layer_norm(&x, &[2.0, 1.0], &[0.5, -0.5], 1e-5, &mut out);
+        // Row (1, 3): mean 2, var 1 → (−1, 1) → (−2 + 0.5, 1 − 0.5).
+        assert!((out[0] + 1.5).abs() < 1e-4 && (out[1] - 0.5).abs() < 1e-4, "{out:?}");
+        assert_eq!(&out[2..], &[0.5, -0.5], "a constant row becomes the bias");
+    }
+
+    #[test]
+    fn gelu_tanh_matches_known_values() {
+        let mut x = [0.0f32, 1.0, -1.0, 3.0];
+        gelu_tanh(&mut x);
+        for (g, w) in x.iter().zip([0.0, 0.841192, -0.158808, 2.996363]) {
+            assert!((g - w).abs() < 1e-5, "{g} vs {w}");
+        }
     }
 
     #[test]

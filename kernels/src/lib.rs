@@ -20,6 +20,7 @@
 pub mod attention;
 pub mod cpu;
 pub mod cuda;
+pub mod dense;
 pub mod mel;
 pub mod parallel;
 pub mod quant;

@@ -1,6 +1,7 @@
 //! `parley bench asr FILE.wav`: Whisper tiny.en on one clip, our decoder (self-attention KV cache) against
 //! candle-transformers' (the whole sequence re-fed each step), alternating, medians of the repetitions:
-//! total time, log-mel, encoder, decode and decode per token.
+//! total time, log-mel, encoder, decode (with its once-per-window cross-attention projection) and the time per
+//! decoder step.
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
@@ -69,14 +70,15 @@ pub fn run(config: &Config, args: BenchAsrArgs) -> anyhow::Result<i32> {
             let total = start.elapsed().as_secs_f64() * 1e3;
             let tm = asr.last_timings();
             eprintln!(
-                "rep {}/{} {:?}: {total:.0} ms (mel {:.0}, encoder {:.0}, decode {:.0} ms for {} steps)",
+                "rep {}/{} {:?}: {total:.0} ms (mel {:.0}, encoder {:.0}, decode {:.0} ms for {} steps, {:.0} of it cross-attention keys/values)",
                 rep + 1,
                 args.reps,
                 backends[b],
                 tm.mel_ms,
                 tm.encoder_ms,
                 tm.decode_ms,
-                tm.decode_steps
+                tm.decode_steps,
+                tm.cross_ms
             );
             samples[b].push((total, tm));
             texts[b] = t.text;
@@ -95,8 +97,8 @@ pub fn run(config: &Config, args: BenchAsrArgs) -> anyhow::Result<i32> {
         args.reps
     );
     eprintln!(
-        "{:<8} {:>9} {:>7} {:>10} {:>10} {:>12}",
-        "backend", "total ms", "mel ms", "encoder ms", "decode ms", "ms / token"
+        "{:<8} {:>9} {:>7} {:>10} {:>10} {:>9} {:>12}",
+        "backend", "total ms", "mel ms", "encoder ms", "decode ms", "cross ms", "ms / token"
     );
     for (b, backend) in backends.iter().enumerate() {
         let s = &samples[b];
@@ -104,15 +106,17 @@ pub fn run(config: &Config, args: BenchAsrArgs) -> anyhow::Result<i32> {
         let mel = median(s.iter().map(|x| x.1.mel_ms).collect());
         let enc = median(s.iter().map(|x| x.1.encoder_ms).collect());
         let dec = median(s.iter().map(|x| x.1.decode_ms).collect());
+        let cross = median(s.iter().map(|x| x.1.cross_ms).collect());
         let steps = s[0].1.decode_steps.max(1);
+        // Per token: the steps alone (the cross-attention projection is once per window).
+        let per_token = median(s.iter().map(|x| (x.1.decode_ms - x.1.cross_ms) / steps as f64).collect());
         eprintln!(
-            "{:<8} {total:>9.0} {mel:>7.1} {enc:>10.0} {dec:>10.0} {:>12.2}",
+            "{:<8} {total:>9.0} {mel:>7.1} {enc:>10.0} {dec:>10.0} {cross:>9.0} {per_token:>12.2}",
             format!("{backend:?}"),
-            dec / steps as f64
         );
         rows.push(json!({
             "backend": format!("{backend:?}").to_lowercase(), "total_ms": total, "mel_ms": mel, "encoder_ms": enc,
-            "decode_ms": dec, "decode_steps": steps, "decode_ms_per_token": dec / steps as f64, "text": texts[b],
+            "decode_ms": dec, "cross_ms": cross, "decode_steps": steps, "decode_ms_per_token": per_token, "text": texts[b],
         }));
     }
     println!(

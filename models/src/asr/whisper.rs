@@ -54,7 +54,11 @@ pub struct Transcript {
 pub struct WindowTimings {
     pub mel_ms: f64,
     pub encoder_ms: f64,
+    /// All of decoding, [`WindowTimings::cross_ms`] included.
     pub decode_ms: f64,
+    /// Our decoder's projection of the audio to each layer's cross-attention keys and values, once per
+    /// window (candle's decoder does it inside its first step, so 0 there).
+    pub cross_ms: f64,
     /// Decoder steps run (tokens generated plus the final end-of-text step).
     pub decode_steps: usize,
 }
@@ -76,6 +80,7 @@ pub struct WhisperAsr {
     decoder: DecoderKind,
     last_timings: WindowTimings,
     steps: usize,
+    cross_ms: f64,
     tokenizer: Tokenizer,
     mel: MelSpectrogram,
     special: SpecialTokens,
@@ -133,6 +138,7 @@ impl WhisperAsr {
             decoder: DecoderKind::default(),
             last_timings: WindowTimings::default(),
             steps: 0,
+            cross_ms: 0.0,
             tokenizer,
             mel: MelSpectrogram::new(MelConfig::whisper(n_mels)),
             special,
@@ -210,6 +216,7 @@ impl WhisperAsr {
             mel_ms: mel_done.as_secs_f64() * 1e3,
             encoder_ms: (encoder_done - mel_done).as_secs_f64() * 1e3,
             decode_ms: (started.elapsed() - encoder_done).as_secs_f64() * 1e3,
+            cross_ms: self.cross_ms,
             decode_steps: self.steps,
         };
         tracing::debug!(
@@ -267,33 +274,38 @@ impl WhisperAsr {
         let mut generated: Vec<u32> = Vec::new();
         let mut sum_logprob = 0.0f32;
         let mut no_speech_probability = 0.0;
+        let cross_started = std::time::Instant::now();
         let mut state = match self.decoder {
             DecoderKind::Cached => Some(self.cached.start(features).map_err(infer_err)?),
             DecoderKind::Candle => None,
         };
+        self.cross_ms = if state.is_some() { cross_started.elapsed().as_secs_f64() * 1e3 } else { 0.0 };
         self.steps = 0;
+        let mut masked = Vec::with_capacity(vocab);
         for step in 0..max_tokens {
             self.steps += 1;
-            let logits = match &mut state {
-                Some(state) => {
-                    let logits =
-                        self.cached.step(state, *tokens.last().expect("starts with SOT")).map_err(infer_err)?;
-                    logits.to_vec1::<f32>().map_err(infer_err)?
+            let owned;
+            let logits: &[f32] = match &mut state {
+                Some(state) => self.cached.step(state, *tokens.last().expect("starts with SOT")).map_err(infer_err)?,
+                None => {
+                    owned = self.candle_step(&tokens, features, step == 0)?;
+                    &owned
                 }
-                None => self.candle_step(&tokens, features, step == 0)?,
             };
             if step == 0 {
-                no_speech_probability = softmax_at(&logits, sp.no_speech as usize);
+                no_speech_probability = softmax_at(logits, sp.no_speech as usize);
             }
-            let mut logits: Vec<f32> = logits.iter().zip(&suppress_mask).map(|(l, m)| l + m).collect();
+            masked.clear();
+            masked.extend(logits.iter().zip(&suppress_mask).map(|(l, m)| l + m));
+            let logits = &mut masked[..];
             if generated.is_empty() {
                 // Whisper's begin-suppress: no blank or end as the first text token.
                 logits[sp.eot as usize] = f32::NEG_INFINITY;
                 logits[220] = f32::NEG_INFINITY;
             }
-            timestamp_rules::apply(&mut logits, &generated, &sp);
-            let next = argmax(&logits);
-            sum_logprob += log_softmax_at(&logits, next);
+            timestamp_rules::apply(logits, &generated, &sp);
+            let next = argmax(logits);
+            sum_logprob += log_softmax_at(logits, next);
             if next == sp.eot {
                 break;
             }
