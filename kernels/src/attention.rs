@@ -32,9 +32,51 @@ pub fn layer_norm(x: &[f32], weight: &[f32], bias: &[f32], eps: f32, out: &mut [
     }
 }
 
+const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+
 /// GELU with the tanh approximation, in place: `x/2 · (1 + tanh(√(2/π) · (x + 0.044715 x³)))`.
 pub fn gelu_tanh(x: &mut [f32]) {
-    const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+    #[cfg(target_arch = "x86_64")]
+    if *SIMD {
+        // SAFETY: AVX2 and FMA are present.
+        unsafe { avx2::gelu_tanh(x) };
+        return;
+    }
+    gelu_tanh_scalar(x);
+}
+
+/// Softmax of each `cols`-value row of `x`, in place (`x.len()` a multiple of `cols`), the rows spread over
+/// the kernel pool.
+pub fn softmax_rows(x: &mut [f32], cols: usize) {
+    let rows = x.len() / cols;
+    let per_task = (rows / (4 * crate::parallel::pool().threads())).max(1);
+    let mut chunks: Vec<&mut [f32]> = x.chunks_mut(per_task * cols).collect();
+    crate::parallel::pool().for_each_mut(&mut chunks, |chunk| {
+        for row in chunk.chunks_exact_mut(cols) {
+            softmax_row(row);
+        }
+    });
+}
+
+fn softmax_row(x: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if *SIMD {
+        // SAFETY: AVX2 and FMA are present.
+        unsafe { avx2::softmax_row(x) };
+        return;
+    }
+    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for v in x.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    for v in x.iter_mut() {
+        *v /= sum;
+    }
+}
+
+fn gelu_tanh_scalar(x: &mut [f32]) {
     for v in x {
         let u = *v;
         *v = 0.5 * u * (1.0 + (SQRT_2_OVER_PI * (u + 0.044715 * u * u * u)).tanh());
@@ -311,11 +353,37 @@ mod tests {
     }
 
     #[test]
-    fn gelu_tanh_matches_known_values() {
-        let mut x = [0.0f32, 1.0, -1.0, 3.0];
+    fn gelu_tanh_matches_known_values_and_the_scalar_twin() {
+        // 11 values: one vector of 8 and a scalar tail of 3.
+        let mut x = [0.0f32, 1.0, -1.0, 3.0, -12.0, 40.0, -0.001, 0.5, 2.0, -2.0, 1e-6];
+        let mut scalar = x;
         gelu_tanh(&mut x);
+        gelu_tanh_scalar(&mut scalar);
         for (g, w) in x.iter().zip([0.0, 0.841192, -0.158808, 2.996363]) {
             assert!((g - w).abs() < 1e-5, "{g} vs {w}");
+        }
+        for (g, s) in x.iter().zip(&scalar) {
+            assert!((g - s).abs() <= 1e-6 * (1.0 + s.abs()), "{g} vs {s}");
+        }
+    }
+
+    #[test]
+    fn softmax_rows_sum_to_one_and_follow_the_exponentials() {
+        let cols = 13;
+        let mut x = noise(9, 7 * cols);
+        x[3] = 60.0;
+        let want: Vec<f64> = x
+            .chunks_exact(cols)
+            .flat_map(|r| {
+                let max = r.iter().fold(f32::NEG_INFINITY, |a, b| a.max(*b)) as f64;
+                let e: Vec<f64> = r.iter().map(|v| (*v as f64 - max).exp()).collect();
+                let s: f64 = e.iter().sum();
+                e.into_iter().map(move |e| e / s)
+            })
+            .collect();
+        softmax_rows(&mut x, cols);
+        for (g, w) in x.iter().zip(&want) {
+            assert!((*g as f64 - w).abs() < 1e-6, "{g} vs {w}");
         }
     }
 

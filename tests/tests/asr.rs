@@ -1,7 +1,7 @@
 //! Whisper tiny.en on the real weights and the golden fixtures: word error rate, timestamps, no text from
 //! noise or silence, streaming final equals offline.
 
-use parley_models::asr::{DecoderKind, StreamingTranscriber, WhisperAsr, transcribe_speech};
+use parley_models::asr::{StreamingTranscriber, WhisperAsr, WhisperBackend, transcribe_speech};
 use parley_models::vad::SileroVad;
 use parley_tests::fixtures::{fixture, fixtures, model_store, word_error_rate};
 
@@ -31,15 +31,15 @@ fn word_error_rate_on_the_fixture_set_is_at_most_10_percent() {
     assert!(wer <= 0.10, "WER {wer}");
 }
 
-/// Our decoder with a self-attention KV cache against candle-transformers' (which re-feeds every token each
-/// step): the same transcripts, segment times and no-speech probabilities on every fixture, and the same
+/// Our encoder (parley-kernels' softmax and GELU) and decoder (parley-kernels, a self-attention KV cache)
+/// against candle-transformers' (which re-feeds every token each step): the same transcripts, segment times and no-speech probabilities on every fixture, and the same
 /// rejection of noise.
 #[test]
-fn cached_decoder_transcribes_exactly_like_candles() {
+fn our_encoder_and_decoder_transcribe_exactly_like_candles() {
     let Some(store) = model_store() else { return };
     let mut ours = WhisperAsr::load(&store).unwrap();
     let mut candle = WhisperAsr::load(&store).unwrap();
-    candle.set_decoder(DecoderKind::Candle);
+    candle.set_backend(WhisperBackend::Candle);
     for f in fixtures().into_iter().filter(|f| f.asr || f.file == "noise.wav") {
         let audio = f.audio_16k();
         let (a, b) = (ours.transcribe(&audio).unwrap(), candle.transcribe(&audio).unwrap());

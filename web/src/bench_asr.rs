@@ -1,11 +1,12 @@
-//! `parley bench asr FILE.wav`: Whisper tiny.en on one clip, our decoder (self-attention KV cache) against
-//! candle-transformers' (the whole sequence re-fed each step), alternating, medians of the repetitions:
+//! `parley bench asr FILE.wav`: Whisper tiny.en on one clip, ours (encoder with our softmax and GELU, decoder
+//! on parley-kernels with a self-attention KV cache) against candle-transformers' (the whole sequence re-fed
+//! each step), alternating, medians of the repetitions:
 //! total time, log-mel, encoder, decode (with its once-per-window cross-attention projection) and the time per
 //! decoder step.
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use parley_models::asr::{DecoderKind, WhisperAsr};
+use parley_models::asr::{WhisperAsr, WhisperBackend};
 use serde_json::json;
 
 use crate::config::Config;
@@ -22,7 +23,7 @@ pub struct BenchAsrArgs {
     /// A WAV file of speech (any rate; mono or the first channel).
     #[arg(value_name = "FILE.wav")]
     pub file: std::path::PathBuf,
-    /// Backends, comma-separated: parley (cached decoder), candle (candle-transformers' decoder).
+    /// Backends, comma-separated: parley (our encoder ops and decoder), candle (candle-transformers' model).
     #[arg(long, value_enum, value_delimiter = ',', default_value = "parley,candle")]
     pub backend: Vec<AsrBackend>,
     /// Repetitions (medians are reported).
@@ -54,9 +55,9 @@ pub fn run(config: &Config, args: BenchAsrArgs) -> anyhow::Result<i32> {
     for b in &backends {
         let mut asr = WhisperAsr::load(&store).context("loading Whisper")?;
         asr.set_min_window(args.window * 16_000);
-        asr.set_decoder(match b {
-            AsrBackend::Parley => DecoderKind::Cached,
-            AsrBackend::Candle => DecoderKind::Candle,
+        asr.set_backend(match b {
+            AsrBackend::Parley => WhisperBackend::Parley,
+            AsrBackend::Candle => WhisperBackend::Candle,
         });
         asr.transcribe_window(&audio[..audio.len().min(16_000)])?; // warm-up
         models.push(asr);

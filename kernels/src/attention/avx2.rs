@@ -99,6 +99,80 @@ pub(super) unsafe fn attend_head(
     }
 }
 
+/// See [`super::gelu_tanh`]; `tanh(y) = 1 − 2 / (e^{2y} + 1)` with the vector `exp`.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn gelu_tanh(x: &mut [f32]) {
+    let mut chunks = x.chunks_exact_mut(8);
+    for c in &mut chunks {
+        // SAFETY: `c` holds 8 values.
+        unsafe {
+            let u = _mm256_loadu_ps(c.as_ptr());
+            let u3 = _mm256_mul_ps(_mm256_mul_ps(u, u), u);
+            let y =
+                _mm256_mul_ps(_mm256_set1_ps(super::SQRT_2_OVER_PI), _mm256_fmadd_ps(_mm256_set1_ps(0.044715), u3, u));
+            let e = exp(_mm256_add_ps(y, y));
+            let tanh = _mm256_sub_ps(
+                _mm256_set1_ps(1.0),
+                _mm256_div_ps(_mm256_set1_ps(2.0), _mm256_add_ps(e, _mm256_set1_ps(1.0))),
+            );
+            let g = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5), u), _mm256_add_ps(_mm256_set1_ps(1.0), tanh));
+            _mm256_storeu_ps(c.as_mut_ptr(), g);
+        }
+    }
+    super::gelu_tanh_scalar(chunks.into_remainder());
+}
+
+/// See [`super::softmax_rows`], one row.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn softmax_row(x: &mut [f32]) {
+    let n = x.len();
+    let p = x.as_mut_ptr();
+    // SAFETY (all pointer reads and writes below): indices below `n`.
+    unsafe {
+        let mut vmax = _mm256_set1_ps(f32::NEG_INFINITY);
+        let mut i = 0;
+        while i + 8 <= n {
+            vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(p.add(i)));
+            i += 8;
+        }
+        let m = _mm_max_ps(_mm256_extractf128_ps(vmax, 1), _mm256_castps256_ps128(vmax));
+        let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        let mut max = _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+        for j in i..n {
+            max = max.max(*p.add(j));
+        }
+        let (vmax, mut vsum) = (_mm256_set1_ps(max), _mm256_setzero_ps());
+        i = 0;
+        while i + 8 <= n {
+            let e = exp(_mm256_sub_ps(_mm256_loadu_ps(p.add(i)), vmax));
+            _mm256_storeu_ps(p.add(i), e);
+            vsum = _mm256_add_ps(vsum, e);
+            i += 8;
+        }
+        let mut sum = hsum(vsum);
+        for j in i..n {
+            let e = (*p.add(j) - max).exp();
+            *p.add(j) = e;
+            sum += e;
+        }
+        let inv = _mm256_set1_ps(1.0 / sum);
+        i = 0;
+        while i + 8 <= n {
+            _mm256_storeu_ps(p.add(i), _mm256_mul_ps(_mm256_loadu_ps(p.add(i)), inv));
+            i += 8;
+        }
+        for j in i..n {
+            *p.add(j) /= sum;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

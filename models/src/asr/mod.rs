@@ -1,16 +1,18 @@
-//! Speech recognition: Whisper tiny.en in candle ([`WhisperAsr`]) — offline transcription with per-segment
+//! Speech recognition: Whisper tiny.en ([`WhisperAsr`], on parley-kernels and candle's matrix products) — offline transcription with per-segment
 //! timestamps and the no-speech gate — and [`StreamingTranscriber`], which re-decodes a growing utterance and
 //! reports stable partials and a final. [`transcribe_speech`] adds the VAD gate: audio in which Silero hears
 //! no speech is never decoded, so noise and silence cannot produce hallucinated text.
 
 mod cached_decoder;
+mod encoder;
 mod streaming;
 pub mod timestamp_rules;
 mod whisper;
 
 pub use streaming::{PartialTranscript, StreamingTranscriber};
 pub use whisper::{
-    DEFAULT_MIN_WINDOW_SAMPLES, DecoderKind, Transcript, TranscriptSegment, WINDOW_SAMPLES, WhisperAsr, WindowTimings,
+    DEFAULT_MIN_WINDOW_SAMPLES, Transcript, TranscriptSegment, WINDOW_SAMPLES, WhisperAsr, WhisperBackend,
+    WindowTimings,
 };
 
 use crate::stage_error::StageError;

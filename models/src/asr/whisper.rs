@@ -1,5 +1,6 @@
-//! Whisper tiny.en in candle on the safetensors converted at fetch time: log-mel (shared front end in
-//! `parley-kernels`), encoder, greedy decoding with timestamps and the no-speech gate.
+//! Whisper tiny.en on the safetensors converted at fetch time: log-mel (shared front end in `parley-kernels`),
+//! encoder (candle's products, our softmax and GELU), greedy decoding on parley-kernels with timestamps and
+//! the no-speech gate; candle-transformers' model alongside for comparisons.
 
 use std::path::Path;
 
@@ -10,6 +11,7 @@ use parley_kernels::mel::{MelConfig, MelSpectrogram, whisper_log_mel};
 use tokenizers::Tokenizer;
 
 use super::cached_decoder::CachedDecoder;
+use super::encoder::Encoder;
 use super::timestamp_rules::{self, SpecialTokens};
 use crate::stage_error::StageError;
 use crate::store::ModelStore;
@@ -63,13 +65,14 @@ pub struct WindowTimings {
     pub decode_steps: usize,
 }
 
-/// Which text decoder runs.
+/// Which implementation of the encoder and decoder runs (the same weights and function either way).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DecoderKind {
-    /// Ours, with a self-attention KV cache: one token per step (the default).
+pub enum WhisperBackend {
+    /// Ours (the default): the encoder with parley-kernels' softmax and GELU ([`super::encoder`]) and the
+    /// decoder on parley-kernels with a self-attention KV cache, one token per step.
     #[default]
-    Cached,
-    /// candle-transformers' decoder, which re-feeds every token each step (for comparisons).
+    Parley,
+    /// candle-transformers' encoder and decoder, which re-feeds every token each step (for comparisons).
     Candle,
 }
 
@@ -77,7 +80,8 @@ pub enum DecoderKind {
 pub struct WhisperAsr {
     model: Whisper,
     cached: CachedDecoder,
-    decoder: DecoderKind,
+    backend: WhisperBackend,
+    encoder: Encoder,
     last_timings: WindowTimings,
     steps: usize,
     cross_ms: f64,
@@ -131,11 +135,13 @@ impl WhisperAsr {
         let suppress = config.suppress_tokens.clone();
         let n_mels = config.num_mel_bins;
         let cached = CachedDecoder::load(&vb, &config).map_err(|e| load_err("model.safetensors", e))?;
+        let encoder = Encoder::load(&vb, &config).map_err(|e| load_err("model.safetensors", e))?;
         let model = Whisper::load(&vb, config).map_err(|e| load_err("model.safetensors", e))?;
         Ok(Self {
             model,
             cached,
-            decoder: DecoderKind::default(),
+            backend: WhisperBackend::default(),
+            encoder,
             last_timings: WindowTimings::default(),
             steps: 0,
             cross_ms: 0.0,
@@ -154,9 +160,17 @@ impl WhisperAsr {
         self.last_timings
     }
 
-    /// Chooses the text decoder (the cached one by default; candle's for comparisons).
-    pub fn set_decoder(&mut self, kind: DecoderKind) {
-        self.decoder = kind;
+    /// Chooses the implementation (ours by default; candle-transformers' for comparisons).
+    pub fn set_backend(&mut self, backend: WhisperBackend) {
+        self.backend = backend;
+    }
+
+    fn encode(&mut self, mel: &Tensor) -> Result<Tensor, StageError> {
+        match self.backend {
+            WhisperBackend::Parley => self.encoder.forward(mel),
+            WhisperBackend::Candle => self.model.encoder.forward(mel, true),
+        }
+        .map_err(infer_err)
     }
 
     /// The shortest window the encoder sees, in 16 kHz samples (clamped to 1..=30 s). Whisper was trained
@@ -209,7 +223,7 @@ impl WhisperAsr {
         let n_mels = self.mel.config().n_mels;
         let mel = Tensor::from_vec(mel, (1, n_mels, frames), &self.device).map_err(infer_err)?;
         let mel_done = started.elapsed();
-        let features = self.model.encoder.forward(&mel, true).map_err(infer_err)?;
+        let features = self.encode(&mel)?;
         let encoder_done = started.elapsed();
         let transcript = self.decode(&features, audio.len())?;
         self.last_timings = WindowTimings {
@@ -251,7 +265,7 @@ impl WhisperAsr {
                 mels.push(Tensor::from_vec(mel, (1, n_mels, frames), &self.device).map_err(infer_err)?);
             }
             let batch = Tensor::cat(&mels, 0).map_err(infer_err)?;
-            let features = self.model.encoder.forward(&batch, true).map_err(infer_err)?;
+            let features = self.encode(&batch)?;
             for (b, &i) in group.iter().enumerate() {
                 let one = features.narrow(0, b, 1).map_err(infer_err)?;
                 out[i] = Some(self.decode(&one, clips[i].len())?);
@@ -275,9 +289,9 @@ impl WhisperAsr {
         let mut sum_logprob = 0.0f32;
         let mut no_speech_probability = 0.0;
         let cross_started = std::time::Instant::now();
-        let mut state = match self.decoder {
-            DecoderKind::Cached => Some(self.cached.start(features).map_err(infer_err)?),
-            DecoderKind::Candle => None,
+        let mut state = match self.backend {
+            WhisperBackend::Parley => Some(self.cached.start(features).map_err(infer_err)?),
+            WhisperBackend::Candle => None,
         };
         self.cross_ms = if state.is_some() { cross_started.elapsed().as_secs_f64() * 1e3 } else { 0.0 };
         self.steps = 0;
