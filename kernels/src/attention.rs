@@ -145,26 +145,27 @@ pub fn causal_attention(
             let kvh = h / group;
             let qh = &q[(t * heads + h) * head_dim..][..head_dim];
             let oh = &mut out[(t * heads + h) * head_dim..][..head_dim];
-            attend_head(qh, k, v, kv_stride, kvh * head_dim, visible, scale, scores, oh);
+            let kv = KvHead { k, v, stride: kv_stride, offset: kvh * head_dim, visible };
+            attend_head(qh, kv, scale, scores, oh);
         }
     }
 }
 
-/// One query head over the first `visible` positions of a key/value cache: `out = softmax(q·kᵀ · scale) v`,
-/// where position `p`'s key for this head is `k[p · kv_stride + offset ..][..q.len()]` (and its value
-/// likewise). `scores` is scratch, resized as needed.
-#[allow(clippy::too_many_arguments)]
-pub fn attend_head(
-    q: &[f32],
-    k: &[f32],
-    v: &[f32],
-    kv_stride: usize,
-    offset: usize,
-    visible: usize,
-    scale: f32,
-    scores: &mut Vec<f32>,
-    out: &mut [f32],
-) {
+/// One head's keys and values in a cache: position `p`'s key is `k[p · stride + offset ..][..head_dim]`,
+/// its value likewise in `v`; positions `0 .. visible` are attended to.
+#[derive(Debug, Clone, Copy)]
+pub struct KvHead<'a> {
+    pub k: &'a [f32],
+    pub v: &'a [f32],
+    pub stride: usize,
+    pub offset: usize,
+    pub visible: usize,
+}
+
+/// One query head over a cache's head: `out = softmax(q·kᵀ · scale) v`. `scores` is scratch, resized as
+/// needed.
+pub fn attend_head(q: &[f32], kv: KvHead, scale: f32, scores: &mut Vec<f32>, out: &mut [f32]) {
+    let KvHead { k, v, stride: kv_stride, offset, visible } = kv;
     let head_dim = q.len();
     if scores.len() < visible {
         scores.resize(visible, 0.0);
@@ -178,7 +179,7 @@ pub fn attend_head(
     if head_dim.is_multiple_of(8) && *SIMD {
         // SAFETY: AVX2 and FMA are present; `head_dim` is a multiple of 8; `scores` was sized above and the
         // positions' heads are within `k` and `v` (asserted).
-        unsafe { avx2::attend_head(q, k, v, kv_stride, offset, visible, scale, scores, out) };
+        unsafe { avx2::attend_head(q, kv, scale, scores, out) };
         return;
     }
     let mut max = f32::NEG_INFINITY;
@@ -225,7 +226,8 @@ pub fn attend_all_positions(q: &[f32], k: &[f32], v: &[f32], heads: usize, out: 
     if heads > MAX_HEADS {
         for (h, o) in out.chunks_exact_mut(head_dim).enumerate() {
             let qh = &q[h * head_dim..][..head_dim];
-            SCORES.with(|s| attend_head(qh, k, v, stride, h * head_dim, visible, scale, &mut s.borrow_mut(), o));
+            let kv = KvHead { k, v, stride, offset: h * head_dim, visible };
+            SCORES.with(|s| attend_head(qh, kv, scale, &mut s.borrow_mut(), o));
         }
         return;
     }
@@ -235,7 +237,8 @@ pub fn attend_all_positions(q: &[f32], k: &[f32], v: &[f32], heads: usize, out: 
     }
     crate::parallel::pool().for_each_mut(&mut items[..heads], |(h, o)| {
         let qh = &q[*h * head_dim..][..head_dim];
-        SCORES.with(|s| attend_head(qh, k, v, stride, *h * head_dim, visible, scale, &mut s.borrow_mut(), o));
+        let kv = KvHead { k, v, stride, offset: *h * head_dim, visible };
+        SCORES.with(|s| attend_head(qh, kv, scale, &mut s.borrow_mut(), o));
     });
 }
 

@@ -155,13 +155,7 @@ mod avx2 {
     use std::arch::x86_64::*;
     use std::ops::Range;
 
-    #[target_feature(enable = "avx2,fma,f16c")]
-    fn hsum(x: __m256) -> f32 {
-        let r = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
-        let r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-        let r = _mm_add_ss(r, _mm_movehdup_ps(r));
-        _mm_cvtss_f32(r)
-    }
+    use crate::x86::hsum;
 
     /// Weight rows `rows` (each `cols` `f16` values) against `RA` activation rows; 4 accumulators per
     /// activation row over 32 columns at a time, the tail in scalar.

@@ -24,6 +24,8 @@ pub mod dense;
 pub mod mel;
 pub mod parallel;
 pub mod quant;
+#[cfg(target_arch = "x86_64")]
+mod x86;
 
 pub use cpu::CpuFeatures;
 

@@ -3,13 +3,8 @@
 
 use std::arch::x86_64::*;
 
-#[target_feature(enable = "avx2,fma")]
-fn hsum(x: __m256) -> f32 {
-    let r = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
-    let r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    let r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    _mm_cvtss_f32(r)
-}
+use super::KvHead;
+use crate::x86::hsum;
 
 /// `e^x` in each lane, for `x ≥ -87.3` (smaller `x` gives `e^-87.3 ≈ 1.2e-38`, which a softmax's sum, at
 /// least 1, makes 0 anyway).
@@ -28,24 +23,36 @@ pub(super) fn exp(x: __m256) -> __m256 {
     _mm256_mul_ps(y, _mm256_castsi256_ps(pow2))
 }
 
+/// `x ← e^(x − max)` for each value; their sum.
+#[target_feature(enable = "avx2,fma")]
+fn exp_minus_max(x: &mut [f32], max: f32) -> f32 {
+    let vmax = _mm256_set1_ps(max);
+    let mut vsum = _mm256_setzero_ps();
+    let mut chunks = x.chunks_exact_mut(8);
+    for c in &mut chunks {
+        // SAFETY: `c` holds 8 values.
+        unsafe {
+            let e = exp(_mm256_sub_ps(_mm256_loadu_ps(c.as_ptr()), vmax));
+            _mm256_storeu_ps(c.as_mut_ptr(), e);
+            vsum = _mm256_add_ps(vsum, e);
+        }
+    }
+    let mut sum = hsum(vsum);
+    for v in chunks.into_remainder() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    sum
+}
+
 /// See [`super::attend_head`].
 ///
 /// # Safety
 /// The CPU has AVX2 and FMA; `q.len()` is a multiple of 8; `scores` holds at least `visible` values; `k`
 /// and `v` hold each of the `visible` positions' head at `p · kv_stride + offset`.
-#[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2,fma")]
-pub(super) unsafe fn attend_head(
-    q: &[f32],
-    k: &[f32],
-    v: &[f32],
-    kv_stride: usize,
-    offset: usize,
-    visible: usize,
-    scale: f32,
-    scores: &mut [f32],
-    out: &mut [f32],
-) {
+pub(super) unsafe fn attend_head(q: &[f32], kv: KvHead, scale: f32, scores: &mut [f32], out: &mut [f32]) {
+    let KvHead { k, v, stride: kv_stride, offset, visible } = kv;
     let hd = q.len();
     debug_assert!(hd.is_multiple_of(8) && scores.len() >= visible && out.len() == hd);
     debug_assert!(visible == 0 || k.len() >= (visible - 1) * kv_stride + offset + hd && v.len() >= k.len());
@@ -69,23 +76,7 @@ pub(super) unsafe fn attend_head(
             *sp.add(p) = s;
             max = max.max(s);
         }
-        let vmax = _mm256_set1_ps(max);
-        let mut vsum = _mm256_setzero_ps();
-        let mut p = 0;
-        while p + 8 <= visible {
-            let e = exp(_mm256_sub_ps(_mm256_loadu_ps(sp.add(p)), vmax));
-            _mm256_storeu_ps(sp.add(p), e);
-            vsum = _mm256_add_ps(vsum, e);
-            p += 8;
-        }
-        let mut sum = hsum(vsum);
-        while p < visible {
-            let e = (*sp.add(p) - max).exp();
-            *sp.add(p) = e;
-            sum += e;
-            p += 1;
-        }
-        let inv = 1.0 / sum;
+        let inv = 1.0 / exp_minus_max(&mut scores[..visible], max);
         for c in (0..hd).step_by(8) {
             _mm256_storeu_ps(op.add(c), _mm256_setzero_ps());
         }
@@ -131,45 +122,26 @@ pub(super) unsafe fn gelu_tanh(x: &mut [f32]) {
 /// The CPU has AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 pub(super) unsafe fn softmax_row(x: &mut [f32]) {
-    let n = x.len();
-    let p = x.as_mut_ptr();
-    // SAFETY (all pointer reads and writes below): indices below `n`.
-    unsafe {
-        let mut vmax = _mm256_set1_ps(f32::NEG_INFINITY);
-        let mut i = 0;
-        while i + 8 <= n {
-            vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(p.add(i)));
-            i += 8;
-        }
-        let m = _mm_max_ps(_mm256_extractf128_ps(vmax, 1), _mm256_castps256_ps128(vmax));
-        let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-        let mut max = _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
-        for j in i..n {
-            max = max.max(*p.add(j));
-        }
-        let (vmax, mut vsum) = (_mm256_set1_ps(max), _mm256_setzero_ps());
-        i = 0;
-        while i + 8 <= n {
-            let e = exp(_mm256_sub_ps(_mm256_loadu_ps(p.add(i)), vmax));
-            _mm256_storeu_ps(p.add(i), e);
-            vsum = _mm256_add_ps(vsum, e);
-            i += 8;
-        }
-        let mut sum = hsum(vsum);
-        for j in i..n {
-            let e = (*p.add(j) - max).exp();
-            *p.add(j) = e;
-            sum += e;
-        }
-        let inv = _mm256_set1_ps(1.0 / sum);
-        i = 0;
-        while i + 8 <= n {
-            _mm256_storeu_ps(p.add(i), _mm256_mul_ps(_mm256_loadu_ps(p.add(i)), inv));
-            i += 8;
-        }
-        for j in i..n {
-            *p.add(j) /= sum;
-        }
+    let chunks = x.chunks_exact(8);
+    let mut max = chunks.remainder().iter().fold(f32::NEG_INFINITY, |m, v| m.max(*v));
+    let mut vmax = _mm256_set1_ps(max);
+    for c in chunks {
+        // SAFETY: `c` holds 8 values.
+        vmax = _mm256_max_ps(vmax, unsafe { _mm256_loadu_ps(c.as_ptr()) });
+    }
+    let mut lanes = [0f32; 8];
+    // SAFETY: `lanes` holds 8 values.
+    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), vmax) };
+    max = lanes.iter().fold(max, |m, v| m.max(*v));
+    let sum = exp_minus_max(x, max);
+    let inv = _mm256_set1_ps(1.0 / sum);
+    let mut chunks = x.chunks_exact_mut(8);
+    for c in &mut chunks {
+        // SAFETY: `c` holds 8 values.
+        unsafe { _mm256_storeu_ps(c.as_mut_ptr(), _mm256_mul_ps(_mm256_loadu_ps(c.as_ptr()), inv)) };
+    }
+    for v in chunks.into_remainder() {
+        *v /= sum;
     }
 }
 
