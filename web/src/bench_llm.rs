@@ -33,8 +33,9 @@ pub struct BenchLlmArgs {
     /// Tokens decoded after each prompt.
     #[arg(long = "gen", default_value_t = 64, value_name = "N")]
     pub gen_tokens: usize,
-    /// Backends, comma-separated: parley (our transformer and kernels, as the server loads it), parley-kquant
-    /// (the same with our Q4_K/Q6_K kernels too), candle (candle-transformers' model).
+    /// Backends, comma-separated: parley (our transformer and kernels, as the server loads it),
+    /// parley-candle-kquant (the same with candle's Q4_K/Q6_K matmul instead of ours), candle
+    /// (candle-transformers' model).
     #[arg(long, value_enum, value_delimiter = ',', default_value = "parley,candle")]
     pub backend: Vec<BackendArg>,
     /// Repetitions (medians are reported).
@@ -51,7 +52,7 @@ pub enum ModelArg {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BackendArg {
     Parley,
-    ParleyKquant,
+    ParleyCandleKquant,
     Candle,
 }
 
@@ -60,7 +61,7 @@ impl BackendArg {
     fn name(self) -> &'static str {
         match self {
             BackendArg::Parley => "parley",
-            BackendArg::ParleyKquant => "parley-kquant",
+            BackendArg::ParleyCandleKquant => "parley-candle-kquant",
             BackendArg::Candle => "candle",
         }
     }
@@ -129,9 +130,13 @@ pub fn run(config: &Config, args: BenchLlmArgs) -> anyhow::Result<i32> {
     let mut runners = Vec::new();
     for b in &backends {
         runners.push(match b {
-            BackendArg::Parley | BackendArg::ParleyKquant => {
-                let options =
-                    LoadOptions { own_kquant_kernels: *b == BackendArg::ParleyKquant, ..LoadOptions::default() };
+            BackendArg::Parley | BackendArg::ParleyCandleKquant => {
+                let options = match b {
+                    BackendArg::ParleyCandleKquant => {
+                        LoadOptions { own_kquant_kernels: false, ..LoadOptions::default() }
+                    }
+                    _ => LoadOptions::default(),
+                };
                 Runner::Parley(Box::new(LlmModel::load_with(&store, id, &options).context("loading the model")?))
             }
             BackendArg::Candle => {

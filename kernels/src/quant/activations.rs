@@ -20,18 +20,20 @@ impl Default for BlockQ8A {
     }
 }
 
-/// 256 activations: `x ≈ d · qs`, with the sums of each 16 (what the K-quants' mins multiply).
+/// 256 activations: `x ≈ d · qs`, with the sums of each 16 (what Q6_K's offset multiplies) and of each 32
+/// (what Q4_K's mins multiply).
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[repr(C, align(8))]
 pub struct BlockQ8K {
     pub qs: [i8; 256],
     pub bsums: [i16; 16],
+    pub sums32: [i16; 8],
     pub d: f32,
 }
 
 impl Default for BlockQ8K {
     fn default() -> Self {
-        Self { qs: [0; 256], bsums: [0; 16], d: 0.0 }
+        Self { qs: [0; 256], bsums: [0; 16], sums32: [0; 8], d: 0.0 }
     }
 }
 
@@ -107,6 +109,9 @@ fn quantize_q8k_portable(x: &[f32], out: &mut [BlockQ8K]) {
         }
         for (s, qs) in block.bsums.iter_mut().zip(block.qs.chunks_exact(16)) {
             *s = qs.iter().map(|&q| q as i16).sum();
+        }
+        for (s, pair) in block.sums32.iter_mut().zip(block.bsums.chunks_exact(2)) {
+            *s = pair[0] + pair[1];
         }
         block.d = 1.0 / iscale;
     }

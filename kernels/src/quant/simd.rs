@@ -10,13 +10,29 @@
 
 use super::activations::{BlockQ8A, BlockQ8K};
 
+/// Byte-shuffle masks: row `k` spreads the `i16` lane `k` of each 128-bit half over all 8 lanes of that half.
+static SPREAD: [[u8; 32]; 8] = {
+    let mut m = [[0u8; 32]; 8];
+    let mut k = 0;
+    while k < 8 {
+        let mut i = 0;
+        while i < 16 {
+            m[k][2 * i] = 2 * k as u8;
+            m[k][2 * i + 1] = 2 * k as u8 + 1;
+            i += 1;
+        }
+        k += 1;
+    }
+    m
+};
+
 macro_rules! kernels {
     ($name:ident, $features:literal, |$u:ident, $s:ident| $dot:block) => {
         pub(super) mod $name {
             #[allow(unused_imports)]
             use std::arch::x86_64::*;
 
-            use super::{BlockQ8A, BlockQ8K};
+            use super::{BlockQ8A, BlockQ8K, SPREAD};
             use crate::quant::formats::QType;
 
             #[target_feature(enable = $features)]
@@ -234,29 +250,45 @@ macro_rules! kernels {
                 }
             }
 
-            /// Q4_K: each 64 values share a nibble load (low nibbles the first 32, high the next), a 6-bit scale
-            /// per 32 multiplies the byte products, and the 6-bit mins meet the activations' sums per 32 (from
-            /// their sums per 16) in one vector product per block, subtracted in the same accumulator.
+            /// Q4_K: each 64 values share a nibble load (low nibbles the first 32, high the next). The 8 6-bit
+            /// scales are widened once per block into one register and each is spread over a vector by a byte
+            /// shuffle; the 8 6-bit mins meet the activations' sums per 32 in one `madd` per block, kept in
+            /// their own accumulator (scaled by `dmin`).
             #[target_feature(enable = $features)]
             #[inline]
             unsafe fn q4_k<const RA: usize>(w: *const u8, a: [*const BlockQ8K; RA], nb: usize) -> [f32; RA] {
                 let mut acc = [_mm256_setzero_ps(); RA];
+                let mut acc_m = [_mm_setzero_ps(); RA];
                 let m4 = _mm256_set1_epi8(0x0F);
-                let ones = _mm256_set1_epi16(1);
                 for b in 0..nb {
                     // SAFETY: block b of the row.
                     let blk = unsafe { w.add(b * 144) };
                     let (d, dmin) = unsafe { (f16(blk), f16(blk.add(2))) };
                     // SAFETY: the 12 scale bytes of the block.
                     let (sc, mn) = crate::quant::formats::q4k_scales_mins(unsafe { &*(blk.add(4) as *const [u8; 12]) });
-                    let mins = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(mn as i64));
+                    let scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(sc as i64)));
+                    let mins = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(mn as i64));
                     let mut sumi = [_mm256_setzero_si256(); RA];
                     for c in 0..4 {
                         let q4 = unsafe { _mm256_loadu_si256(blk.add(16 + 32 * c) as *const __m256i) };
                         let lo = _mm256_and_si256(q4, m4);
                         let hi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), m4);
-                        let sl = _mm256_set1_epi16(((sc >> (16 * c)) & 0xFF) as i16);
-                        let sh = _mm256_set1_epi16(((sc >> (16 * c + 8)) & 0xFF) as i16);
+                        // One activation row (decode): spread the widened scales by a shuffle. Several: the
+                        // scalar broadcast, which keeps the vector ports for the rows' products.
+                        let (sl, sh) = if RA == 1 {
+                            // SAFETY: rows of `SPREAD` are 32 bytes.
+                            unsafe {
+                                (
+                                    _mm256_shuffle_epi8(scales, _mm256_loadu_si256(SPREAD[2 * c].as_ptr() as *const __m256i)),
+                                    _mm256_shuffle_epi8(scales, _mm256_loadu_si256(SPREAD[2 * c + 1].as_ptr() as *const __m256i)),
+                                )
+                            }
+                        } else {
+                            (
+                                _mm256_set1_epi16(((sc >> (16 * c)) & 0xFF) as i16),
+                                _mm256_set1_epi16(((sc >> (16 * c + 8)) & 0xFF) as i16),
+                            )
+                        };
                         for j in 0..RA {
                             // SAFETY: values 64c .. 64c + 64 of block b of activation row j.
                             let q8 = unsafe { (*a[j].add(b)).qs.as_ptr().add(64 * c) };
@@ -274,15 +306,17 @@ macro_rules! kernels {
                     for j in 0..RA {
                         // SAFETY: block b of activation row j.
                         let ab = unsafe { &*a[j].add(b) };
-                        let sums = unsafe { _mm256_loadu_si256(ab.bsums.as_ptr() as *const __m256i) };
-                        let msum = _mm256_mullo_epi32(mins, _mm256_madd_epi16(sums, ones));
+                        let sums = unsafe { _mm_loadu_si128(ab.sums32.as_ptr() as *const __m128i) };
+                        let msum = _mm_cvtepi32_ps(_mm_madd_epi16(mins, sums));
                         acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(d * ab.d), _mm256_cvtepi32_ps(sumi[j]), acc[j]);
-                        acc[j] = _mm256_fnmadd_ps(_mm256_set1_ps(dmin * ab.d), _mm256_cvtepi32_ps(msum), acc[j]);
+                        acc_m[j] = _mm_fmadd_ps(_mm_set1_ps(dmin * ab.d), msum, acc_m[j]);
                     }
                 }
                 let mut out = [0f32; RA];
                 for j in 0..RA {
-                    out[j] = hsum(acc[j]);
+                    let m = _mm_add_ps(acc_m[j], _mm_movehl_ps(acc_m[j], acc_m[j]));
+                    let m = _mm_add_ss(m, _mm_movehdup_ps(m));
+                    out[j] = hsum(acc[j]) - _mm_cvtss_f32(m);
                 }
                 out
             }
