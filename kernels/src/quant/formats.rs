@@ -105,6 +105,19 @@ pub(crate) fn q4k_scales_mins(q: &[u8; 12]) -> (u64, u64) {
     ((w0 & LOW6) as u64 | (scales_hi as u64) << 32, (w1 & LOW6) as u64 | (mins_hi as u64) << 32)
 }
 
+/// The four Q6_K values of half `n` of block `b` at offsets `l`, `l + 32`, `l + 64` and `l + 96` of that half,
+/// with their +32 offset removed (low 4 bits from `ql`, top 2 from `qh`).
+#[inline(always)]
+fn q6k_values(b: &[u8], n: usize, l: usize) -> [i32; 4] {
+    let (ql, qh) = (&b[64 * n..], &b[128 + 32 * n..]);
+    [
+        ((ql[l] & 0xF) | ((qh[l] & 3) << 4)) as i32 - 32,
+        ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) as i32 - 32,
+        ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) as i32 - 32,
+        ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) as i32 - 32,
+    ]
+}
+
 /// Writes the values of one block of `ty` (its bytes `b`) into `out` (`ty.block_values()` long).
 pub fn dequantize_block(ty: QType, b: &[u8], out: &mut [f32]) {
     match ty {
@@ -156,19 +169,12 @@ pub fn dequantize_block(ty: QType, b: &[u8], out: &mut [f32]) {
         QType::Q6_K => {
             let d = f16_at(b, 208);
             for n in 0..2 {
-                let (ql, qh) = (&b[64 * n..], &b[128 + 32 * n..]);
                 let sc = &b[192 + 8 * n..];
                 let y = &mut out[128 * n..];
                 for l in 0..32 {
-                    let is = l / 16;
-                    let q1 = ((ql[l] & 0xF) | ((qh[l] & 3) << 4)) as i32 - 32;
-                    let q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) as i32 - 32;
-                    let q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) as i32 - 32;
-                    let q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) as i32 - 32;
-                    y[l] = d * (sc[is] as i8) as f32 * q1 as f32;
-                    y[l + 32] = d * (sc[is + 2] as i8) as f32 * q2 as f32;
-                    y[l + 64] = d * (sc[is + 4] as i8) as f32 * q3 as f32;
-                    y[l + 96] = d * (sc[is + 6] as i8) as f32 * q4 as f32;
+                    for (k, q) in q6k_values(b, n, l).into_iter().enumerate() {
+                        y[l + 32 * k] = d * (sc[l / 16 + 2 * k] as i8) as f32 * q as f32;
+                    }
                 }
             }
         }
@@ -246,20 +252,13 @@ pub fn dot_row_scalar_k(ty: QType, w: &[u8], acts: &[BlockQ8K]) -> f32 {
             QType::Q6_K => {
                 let mut isum = 0i32;
                 for n in 0..2 {
-                    let (ql, qh) = (&b[64 * n..], &b[128 + 32 * n..]);
                     let sc = &b[192 + 8 * n..];
                     let y = &a.qs[128 * n..];
                     let mut sub = [0i32; 8];
                     for l in 0..32 {
-                        let is = l / 16;
-                        let q1 = ((ql[l] & 0xF) | ((qh[l] & 3) << 4)) as i32 - 32;
-                        let q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) as i32 - 32;
-                        let q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) as i32 - 32;
-                        let q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) as i32 - 32;
-                        sub[is] += q1 * y[l] as i32;
-                        sub[is + 2] += q2 * y[l + 32] as i32;
-                        sub[is + 4] += q3 * y[l + 64] as i32;
-                        sub[is + 6] += q4 * y[l + 96] as i32;
+                        for (k, q) in q6k_values(b, n, l).into_iter().enumerate() {
+                            sub[l / 16 + 2 * k] += q * y[l + 32 * k] as i32;
+                        }
                     }
                     for (j, s) in sub.iter().enumerate() {
                         isum += (sc[j] as i8) as i32 * s;

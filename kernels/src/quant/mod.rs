@@ -249,10 +249,32 @@ impl QMatrix {
     }
 }
 
-/// An activation block type and the kernels that take it.
+/// An activation block type and the kernels that take it: weight rows `rows` (whole rows of `nb` blocks at
+/// `w`, `row_bytes` apart) against `RA` activation rows of `nb` blocks, written to `out[j · stride + r]`.
+///
+/// # Safety (of the SIMD kernels)
+/// The CPU has the kernel's features; the pointers cover those rows and blocks; `out` is writable at those
+/// places and no other thread writes them.
 trait Act: Sized + Sync {
-    /// Weight rows `rows` against activation rows `i .. i + RA` (`nb` blocks each), written to
-    /// `out[j · m.rows + r]`.
+    /// The SIMD kernel `kernel` (AVX2 or AVX-512 VNNI).
+    #[cfg(target_arch = "x86_64")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn simd<const RA: usize>(
+        kernel: Kernel,
+        ty: QType,
+        w: *const u8,
+        row_bytes: usize,
+        rows: std::ops::Range<usize>,
+        a: [*const Self; RA],
+        nb: usize,
+        out: *mut f32,
+        stride: usize,
+    );
+    /// The scalar twin: one weight row against one activation row.
+    fn scalar(ty: QType, row: &[u8], act: &[Self]) -> f32;
+
+    /// Weight rows `rows` of `m` against activation rows `i .. i + RA` (`nb` blocks each), written to
+    /// `out[j · m.rows + r]`, on `m`'s kernel.
     ///
     /// # Safety
     /// `out` must be writable at those places and no other thread may write them.
@@ -263,38 +285,22 @@ trait Act: Sized + Sync {
         i: usize,
         nb: usize,
         out: *mut f32,
-    );
-}
-
-impl Act for BlockQ8A {
-    unsafe fn rows<const RA: usize>(
-        m: &QMatrix,
-        rows: std::ops::Range<usize>,
-        acts: &[Self],
-        i: usize,
-        nb: usize,
-        out: *mut f32,
     ) {
-        let a: [&[BlockQ8A]; RA] = std::array::from_fn(|j| &acts[(i + j) * nb..(i + j + 1) * nb]);
-        let w = m.data.as_ptr();
+        let a: [&[Self]; RA] = std::array::from_fn(|j| &acts[(i + j) * nb..(i + j + 1) * nb]);
         match m.kernel {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the kernel was checked available; rows are whole rows of `nb` blocks, activation rows
             // `nb` blocks; the caller's contract on `out`.
-            Kernel::Avx512Vnni => unsafe {
-                simd::vnni::rows32(m.ty, w, m.row_bytes, rows, a.map(|r| r.as_ptr()), nb, out, m.rows)
-            },
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: as above.
-            Kernel::Avx2 => unsafe {
-                simd::avx2::rows32(m.ty, w, m.row_bytes, rows, a.map(|r| r.as_ptr()), nb, out, m.rows)
+            Kernel::Avx512Vnni | Kernel::Avx2 => unsafe {
+                let w = m.data.as_ptr();
+                Self::simd(m.kernel, m.ty, w, m.row_bytes, rows, a.map(|r| r.as_ptr()), nb, out, m.rows)
             },
             _ => {
                 for r in rows {
                     let row = &m.data[r * m.row_bytes..(r + 1) * m.row_bytes];
                     for (j, act) in a.iter().enumerate() {
                         // SAFETY: the caller's contract on `out`.
-                        unsafe { *out.add(j * m.rows + r) = formats::dot_row_scalar_32(m.ty, row, act) };
+                        unsafe { *out.add(j * m.rows + r) = Self::scalar(m.ty, row, act) };
                     }
                 }
             }
@@ -302,40 +308,40 @@ impl Act for BlockQ8A {
     }
 }
 
-impl Act for BlockQ8K {
-    unsafe fn rows<const RA: usize>(
-        m: &QMatrix,
-        rows: std::ops::Range<usize>,
-        acts: &[Self],
-        i: usize,
-        nb: usize,
-        out: *mut f32,
-    ) {
-        let a: [&[BlockQ8K]; RA] = std::array::from_fn(|j| &acts[(i + j) * nb..(i + j + 1) * nb]);
-        let w = m.data.as_ptr();
-        match m.kernel {
+/// Implements [`Act`] for an activation block type with its kernels (`simd::{avx2, vnni}::$simd`).
+macro_rules! act {
+    ($block:ty, $simd:ident, $scalar:path) => {
+        impl Act for $block {
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: as for `BlockQ8A`.
-            Kernel::Avx512Vnni => unsafe {
-                simd::vnni::rowsk(m.ty, w, m.row_bytes, rows, a.map(|r| r.as_ptr()), nb, out, m.rows)
-            },
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: as for `BlockQ8A`.
-            Kernel::Avx2 => unsafe {
-                simd::avx2::rowsk(m.ty, w, m.row_bytes, rows, a.map(|r| r.as_ptr()), nb, out, m.rows)
-            },
-            _ => {
-                for r in rows {
-                    let row = &m.data[r * m.row_bytes..(r + 1) * m.row_bytes];
-                    for (j, act) in a.iter().enumerate() {
-                        // SAFETY: the caller's contract on `out`.
-                        unsafe { *out.add(j * m.rows + r) = formats::dot_row_scalar_k(m.ty, row, act) };
+            unsafe fn simd<const RA: usize>(
+                kernel: Kernel,
+                ty: QType,
+                w: *const u8,
+                row_bytes: usize,
+                rows: std::ops::Range<usize>,
+                a: [*const Self; RA],
+                nb: usize,
+                out: *mut f32,
+                stride: usize,
+            ) {
+                // SAFETY: the trait's contract.
+                unsafe {
+                    match kernel {
+                        Kernel::Avx512Vnni => simd::vnni::$simd(ty, w, row_bytes, rows, a, nb, out, stride),
+                        _ => simd::avx2::$simd(ty, w, row_bytes, rows, a, nb, out, stride),
                     }
                 }
             }
+
+            fn scalar(ty: QType, row: &[u8], act: &[Self]) -> f32 {
+                $scalar(ty, row, act)
+            }
         }
-    }
+    };
 }
+
+act!(BlockQ8A, rows32, formats::dot_row_scalar_32);
+act!(BlockQ8K, rowsk, formats::dot_row_scalar_k);
 
 #[derive(Clone, Copy)]
 struct SharedOut(*mut f32);
