@@ -10,7 +10,7 @@
 //!   activation step (plus, for Q4_1, the `f16` rounding of `d_a · Σq`, ≤ 2⁻¹¹ relative, times `|m|`).
 //!   The largest observed error relative to `Σ|w·x|` is printed per format (`--nocapture`).
 
-use parley_kernels::quant::{Kernel, QMatrix, QType};
+use parley_kernels::quant::{Kernel, Layout, QMatrix, QType};
 
 struct Rng(u64);
 
@@ -64,7 +64,22 @@ fn every_format_and_kernel_matches_the_exact_product_within_its_bound() {
         let mut worst = 0f64;
         let widths: &[usize] = if ty.is_k_quant() { &[256, 768] } else { &[32, 96, 576] };
         for &cols in widths {
-            for (rows, m) in [(1, 1), (3, 2), (5, 3), (7, 4), (9, 5), (4, 8), (6, 17), (2, 33)] {
+            // Row counts that are multiples of 8 take Q4_K's interleaved layout.
+            for (rows, m) in [
+                (1, 1),
+                (3, 2),
+                (5, 3),
+                (7, 4),
+                (9, 5),
+                (4, 8),
+                (6, 17),
+                (2, 33),
+                (8, 1),
+                (16, 3),
+                (8, 4),
+                (24, 5),
+                (8, 17),
+            ] {
                 let w = random_matrix(ty, rows, cols, &mut rng);
                 let wf = w.dequantize();
                 let x: Vec<f32> = (0..m * cols).map(|_| rng.unit() * 2.0).collect();
@@ -167,6 +182,49 @@ fn bad_shapes_and_stacks_are_errors() {
     both.matmul(&x, &mut o).unwrap();
     assert_eq!(&o[..2], &oa[..]);
     assert_eq!(&o[2..], &oc[..]);
+}
+
+#[test]
+fn k_quant_interleaved_layouts_keep_every_value_and_stack() {
+    for ty in [QType::Q4_K, QType::Q6_K] {
+        interleaved_layout_keeps_every_value_and_stacks(ty);
+    }
+}
+
+fn interleaved_layout_keeps_every_value_and_stacks(ty: QType) {
+    let mut rng = Rng(11);
+    let (a, b) = (random_matrix(ty, 16, 512, &mut rng), random_matrix(ty, 8, 512, &mut rng));
+    let odd = random_matrix(ty, 3, 512, &mut rng);
+    assert_eq!((a.layout(), odd.layout()), (Layout::Rows8, Layout::Gguf));
+    assert!(odd.clone().with_layout(Layout::Rows8).is_err());
+    let a_gguf = a.clone().with_layout(Layout::Gguf).unwrap();
+    assert_eq!(a.dequantize(), a_gguf.dequantize());
+    assert_eq!(a_gguf.clone().with_layout(Layout::Rows8).unwrap().bytes(), a.bytes());
+    let x: Vec<f32> = (0..3 * 512).map(|_| rng.unit()).collect();
+    // Stacks of interleaved parts, of GGUF parts, and of a mix all hold the parts' rows in order.
+    for parts in [vec![&a, &b], vec![&a_gguf, &b], vec![&odd, &a, &odd]] {
+        let stacked = QMatrix::stack(&parts).unwrap();
+        let expected: Vec<f32> = parts
+            .iter()
+            .flat_map(|p| p.dequantize().chunks(512).map(<[f32]>::to_vec).collect::<Vec<_>>())
+            .flatten()
+            .collect();
+        assert_eq!(stacked.dequantize(), expected);
+        let mut out = vec![0f32; 3 * stacked.rows()];
+        stacked.matmul(&x, &mut out).unwrap();
+        let mut at = 0;
+        for p in &parts {
+            let mut o = vec![0f32; 3 * p.rows()];
+            p.matmul(&x, &mut o).unwrap();
+            for i in 0..3 {
+                for r in 0..p.rows() {
+                    let (y, z) = (out[i * stacked.rows() + at + r], o[i * p.rows() + r]);
+                    assert!((y - z).abs() <= 1e-5 * y.abs().max(1.0), "row {} of a part: {y} vs {z}", at + r);
+                }
+            }
+            at += p.rows();
+        }
+    }
 }
 
 #[test]
