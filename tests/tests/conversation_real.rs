@@ -64,24 +64,33 @@ async fn a_spoken_question_gets_a_relevant_spoken_reply_and_an_interruption_cuts
     assert!(done["played_text"].as_str().unwrap().contains("Paris"), "{done}");
     eprintln!("received reply heard as {heard:?}");
 
-    // Turn 2: ask for something long (counting), then interrupt it 0.5 s into its audio.
+    // Turn 2: ask for something long (counting), then interrupt it 0.5 s into its audio. SmolLM2 sometimes
+    // answers in under a second ("1. 1. 2. 3."), and then the reply is over before the interruption is heard;
+    // the interruption is then a turn of its own, and its reply is the one interrupted (at most 3 tries).
     let ask = tokio::task::block_in_place(|| speak(&engine, "Please count from one to thirty."));
     caller.peer.audio_output().push(ask).await.unwrap();
     caller.peer.audio_output().finish().await.unwrap();
-    let (events, _) = listen(&mut caller, Duration::from_secs(60), |e| {
-        e["type"] == "output_audio_buffer.started" || e["type"] == "response.done"
-    })
-    .await;
-    assert_eq!(events.last().unwrap()["type"], "output_audio_buffer.started", "{:?}", types(&events));
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let stop = tokio::task::block_in_place(|| speak(&engine, "Wait, stop, tell me about cats instead."));
-    caller.peer.audio_output().push(stop).await.unwrap();
-    caller.peer.audio_output().finish().await.unwrap();
-    let (events, _) = listen(&mut caller, Duration::from_secs(30), |e| e["type"] == "response.done").await;
-    let done = events.last().expect("response.done");
-    assert_eq!(done["status"], "interrupted", "{done} {:?}", types(&events));
-    let played = done["played_text"].as_str().unwrap().to_string();
-    eprintln!("interrupted after hearing {played:?}");
-    assert!(!played.is_empty(), "some of the reply was heard before the interruption");
+    for attempt in 1..=3 {
+        let (events, _) = listen(&mut caller, Duration::from_secs(60), |e| {
+            e["type"] == "output_audio_buffer.started" || e["type"] == "response.done"
+        })
+        .await;
+        assert_eq!(events.last().unwrap()["type"], "output_audio_buffer.started", "{:?}", types(&events));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let stop = tokio::task::block_in_place(|| speak(&engine, "Wait, stop, tell me about cats instead."));
+        caller.peer.audio_output().push(stop).await.unwrap();
+        caller.peer.audio_output().finish().await.unwrap();
+        let (events, _) = listen(&mut caller, Duration::from_secs(30), |e| e["type"] == "response.done").await;
+        let done = events.last().expect("response.done");
+        let played = done["played_text"].as_str().unwrap().to_string();
+        if done["status"] == "completed" && attempt < 3 {
+            eprintln!("try {attempt}: the whole reply {played:?} played before the interruption was heard");
+            continue;
+        }
+        assert_eq!(done["status"], "interrupted", "{done} {:?}", types(&events));
+        eprintln!("interrupted after hearing {played:?}");
+        assert!(!played.is_empty(), "some of the reply was heard before the interruption");
+        break;
+    }
     caller.hang_up().await.unwrap();
 }
