@@ -185,8 +185,8 @@ fn bad_shapes_and_stacks_are_errors() {
 }
 
 #[test]
-fn k_quant_interleaved_layouts_keep_every_value_and_stack() {
-    for ty in [QType::Q4_K, QType::Q6_K] {
+fn interleaved_layouts_keep_every_value_and_stack() {
+    for ty in [QType::Q4_1, QType::Q4_K, QType::Q6_K] {
         interleaved_layout_keeps_every_value_and_stacks(ty);
     }
 }

@@ -2,8 +2,8 @@
 //! their products with `f32` activations, `out[i][r] = x[i] · W[r]`.
 //!
 //! A matrix keeps its GGUF bytes (no widening, so decode reads the file's bytes per token), except Q4_K
-//! and Q6_K matrices of a multiple of 8 rows, which are stored with 8 rows interleaved ([`q4k_x8`], 2.8% more
-//! bytes; [`q6k_x8`], the same bytes):
+//! Q6_K and Q4_1 matrices of a multiple of 8 rows, which are stored with 8 rows interleaved ([`q4k_x8`], 2.8%
+//! more bytes; [`q6k_x8`] and [`q4_1_x8`], the same bytes):
 //! there one vector instruction serves 8 rows and a tile of 8 rows × 4 activation rows accumulates without
 //! horizontal sums, which is what makes prompt chunks fast. A product quantizes the activations to int8 once ([`activations`]), then splits the weight rows
 //! over the kernel thread pool ([`crate::parallel`]); each task walks its rows against tiles of up to
@@ -17,6 +17,7 @@
 
 pub mod activations;
 pub mod formats;
+pub mod q4_1_x8;
 pub mod q4k_x8;
 pub mod q6k_x8;
 #[cfg(target_arch = "x86_64")]
@@ -93,7 +94,7 @@ pub enum QuantError {
 pub enum Layout {
     /// GGUF's: row after row of blocks.
     Gguf,
-    /// Q4_K or Q6_K, 8 rows interleaved ([`q4k_x8`], [`q6k_x8`]).
+    /// Q4_1, Q4_K or Q6_K, 8 rows interleaved ([`q4_1_x8`], [`q4k_x8`], [`q6k_x8`]).
     Rows8,
 }
 
@@ -135,7 +136,7 @@ impl QMatrix {
             _ if layout == self.layout => return Ok(self),
             Layout::Gguf => self.gguf_bytes(),
             Layout::Rows8 if rows8::fits(self.ty, self.rows) => {
-                rows8::interleave(self.ty, self.rows, self.cols / 256, &self.data)
+                rows8::interleave(self.ty, self.rows, self.cols / self.ty.block_values(), &self.data)
             }
             Layout::Rows8 => {
                 return Err(QuantError::Mismatch(format!(
@@ -170,7 +171,7 @@ impl QMatrix {
         match self.layout {
             Layout::Gguf => out.copy_from_slice(&self.data[r * self.row_bytes..(r + 1) * self.row_bytes]),
             Layout::Rows8 => {
-                let (nb, gb) = (self.cols / 256, rows8::group_bytes(self.ty));
+                let (nb, gb) = (self.cols / self.ty.block_values(), rows8::group_bytes(self.ty));
                 let groups = &self.data[r / rows8::ROWS * nb * gb..][..nb * gb];
                 for (g, o) in groups.chunks_exact(gb).zip(out.chunks_exact_mut(self.ty.block_bytes())) {
                     rows8::gguf_block(self.ty, g, r % rows8::ROWS, o);
@@ -301,7 +302,10 @@ impl QMatrix {
                 let acts = &mut *cell.borrow_mut();
                 acts.resize(m * nb, BlockQ8A::default());
                 activations::quantize_q8a(x, acts);
-                self.run(acts, m, nb, out);
+                match self.layout {
+                    Layout::Rows8 => self.run_rows8(acts, m, nb, out),
+                    Layout::Gguf => self.run(acts, m, nb, out),
+                }
             });
         }
         Ok(())
@@ -343,7 +347,7 @@ impl QMatrix {
 impl QMatrix {
     /// [`QMatrix::run`] for [`Layout::Rows8`]: tasks own whole groups of 8 rows; each walks tiles of
     /// [`TILE_ROWS`] activation rows, and within a tile each group meets 4 activation rows at a time.
-    fn run_rows8(&self, acts: &[BlockQ8K], m: usize, nb: usize, out: &mut [f32]) {
+    fn run_rows8<A: Act>(&self, acts: &[A], m: usize, nb: usize, out: &mut [f32]) {
         let pool = parallel::pool();
         let groups = self.rows / rows8::ROWS;
         let per_task = (groups / (4 * pool.threads())).clamp(1, (64 / m.max(1)).max(2));
@@ -369,10 +373,10 @@ impl QMatrix {
                                 let g = mine.clone();
                                 let (ty, r) = (self.ty, self.rows);
                                 match n {
-                                    4 => rows8::groups::<4>(ty, w, g, [a(0), a(1), a(2), a(3)], nb, o, r),
-                                    3 => rows8::groups::<3>(ty, w, g, [a(0), a(1), a(2)], nb, o, r),
-                                    2 => rows8::groups::<2>(ty, w, g, [a(0), a(1)], nb, o, r),
-                                    _ => rows8::groups::<1>(ty, w, g, [a(0)], nb, o, r),
+                                    4 => A::rows8::<4>(ty, w, g, [a(0), a(1), a(2), a(3)], nb, o, r),
+                                    3 => A::rows8::<3>(ty, w, g, [a(0), a(1), a(2)], nb, o, r),
+                                    2 => A::rows8::<2>(ty, w, g, [a(0), a(1)], nb, o, r),
+                                    _ => A::rows8::<1>(ty, w, g, [a(0)], nb, o, r),
                                 }
                             }
                             i += n;
@@ -384,7 +388,7 @@ impl QMatrix {
                     for r in mine.start * rows8::ROWS..mine.end * rows8::ROWS {
                         self.gguf_row_into(r, &mut row);
                         for i in 0..m {
-                            let y = formats::dot_row_scalar_k(self.ty, &row, &acts[i * nb..(i + 1) * nb]);
+                            let y = A::scalar(self.ty, &row, &acts[i * nb..(i + 1) * nb]);
                             // SAFETY: each task writes only its own rows' columns.
                             unsafe { *out.0.add(i * self.rows + r) = y };
                         }
@@ -411,6 +415,19 @@ trait Act: Sized + Sync {
         w: *const u8,
         row_bytes: usize,
         rows: std::ops::Range<usize>,
+        a: [*const Self; RA],
+        nb: usize,
+        out: *mut f32,
+        stride: usize,
+    );
+    /// The SIMD kernel of `ty`'s 8-row interleaved layout: groups of 8 rows against `RA` activation rows,
+    /// `out[j · stride + 8g + r]`.
+    #[cfg(target_arch = "x86_64")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn rows8<const RA: usize>(
+        ty: QType,
+        w: *const u8,
+        groups: std::ops::Range<usize>,
         a: [*const Self; RA],
         nb: usize,
         out: *mut f32,
@@ -456,7 +473,7 @@ trait Act: Sized + Sync {
 
 /// Implements [`Act`] for an activation block type with its kernels (`simd::{avx2, vnni}::$simd`).
 macro_rules! act {
-    ($block:ty, $simd:ident, $scalar:path) => {
+    ($block:ty, $simd:ident, $rows8:path, $scalar:path) => {
         impl Act for $block {
             #[cfg(target_arch = "x86_64")]
             unsafe fn simd<const RA: usize>(
@@ -479,6 +496,20 @@ macro_rules! act {
                 }
             }
 
+            #[cfg(target_arch = "x86_64")]
+            unsafe fn rows8<const RA: usize>(
+                ty: QType,
+                w: *const u8,
+                groups: std::ops::Range<usize>,
+                a: [*const Self; RA],
+                nb: usize,
+                out: *mut f32,
+                stride: usize,
+            ) {
+                // SAFETY: the trait's contract.
+                unsafe { $rows8(ty, w, groups, a, nb, out, stride) }
+            }
+
             fn scalar(ty: QType, row: &[u8], act: &[Self]) -> f32 {
                 $scalar(ty, row, act)
             }
@@ -486,35 +517,62 @@ macro_rules! act {
     };
 }
 
-act!(BlockQ8A, rows32, formats::dot_row_scalar_32);
-act!(BlockQ8K, rowsk, formats::dot_row_scalar_k);
+act!(BlockQ8A, rows32, rows8::groups32, formats::dot_row_scalar_32);
+act!(BlockQ8K, rowsk, rows8::groups, formats::dot_row_scalar_k);
 
 /// The 8-row interleaved layouts, by format.
 mod rows8 {
-    use super::{BlockQ8K, QType, q4k_x8, q6k_x8};
+    use super::{BlockQ8A, BlockQ8K, QType, q4_1_x8, q4k_x8, q6k_x8};
 
     pub const ROWS: usize = 8;
 
     /// Whether a `ty` matrix of `rows` rows is stored interleaved.
     pub fn fits(ty: QType, rows: usize) -> bool {
-        matches!(ty, QType::Q4_K | QType::Q6_K) && rows.is_multiple_of(ROWS)
+        matches!(ty, QType::Q4_1 | QType::Q4_K | QType::Q6_K) && rows.is_multiple_of(ROWS)
     }
 
     pub fn group_bytes(ty: QType) -> usize {
-        if ty == QType::Q4_K { q4k_x8::GROUP_BYTES } else { q6k_x8::GROUP_BYTES }
+        match ty {
+            QType::Q4_1 => q4_1_x8::GROUP_BYTES,
+            QType::Q4_K => q4k_x8::GROUP_BYTES,
+            _ => q6k_x8::GROUP_BYTES,
+        }
     }
 
     pub fn interleave(ty: QType, rows: usize, nb: usize, gguf: &[u8]) -> Vec<u8> {
-        if ty == QType::Q4_K { q4k_x8::interleave(rows, nb, gguf) } else { q6k_x8::interleave(rows, nb, gguf) }
+        match ty {
+            QType::Q4_1 => q4_1_x8::interleave(rows, nb, gguf),
+            QType::Q4_K => q4k_x8::interleave(rows, nb, gguf),
+            _ => q6k_x8::interleave(rows, nb, gguf),
+        }
     }
 
     /// Row `r` of the interleaved block `group`, as GGUF's block, into `out`.
     pub fn gguf_block(ty: QType, group: &[u8], r: usize, out: &mut [u8]) {
-        if ty == QType::Q4_K {
-            out.copy_from_slice(&q4k_x8::gguf_block(group, r))
-        } else {
-            out.copy_from_slice(&q6k_x8::gguf_block(group, r))
+        match ty {
+            QType::Q4_1 => out.copy_from_slice(&q4_1_x8::gguf_block(group, r)),
+            QType::Q4_K => out.copy_from_slice(&q4k_x8::gguf_block(group, r)),
+            _ => out.copy_from_slice(&q6k_x8::gguf_block(group, r)),
         }
+    }
+
+    /// The AVX2 kernel of the 32-value format `ty` (see `q4_1_x8::avx2::groups`).
+    ///
+    /// # Safety
+    /// As that kernel's.
+    #[cfg(target_arch = "x86_64")]
+    pub unsafe fn groups32<const RA: usize>(
+        ty: QType,
+        w: *const u8,
+        groups: std::ops::Range<usize>,
+        a: [*const BlockQ8A; RA],
+        nb: usize,
+        out: *mut f32,
+        stride: usize,
+    ) {
+        debug_assert_eq!(ty, QType::Q4_1);
+        // SAFETY: the caller's contract.
+        unsafe { q4_1_x8::avx2::groups(w, groups, a, nb, out, stride) }
     }
 
     /// The AVX2 kernel of `ty` (see `q4k_x8::avx2::groups`).
