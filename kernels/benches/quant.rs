@@ -58,6 +58,12 @@ fn qwen_ffn_down_q6k(bencher: Bencher, m: usize) {
     product(bencher, QType::Q6_K, 1536, 8960, m, Kernel::best());
 }
 
+/// Qwen2.5-1.5B's FFN down in the layers that store it as Q4_K, by batch size.
+#[divan::bench(args = [1, 8, 128], sample_count = 20)]
+fn qwen_ffn_down_q4k(bencher: Bencher, m: usize) {
+    product(bencher, QType::Q4_K, 1536, 8960, m, Kernel::best());
+}
+
 /// SmolLM2's FFN up (Q4_1) by batch size.
 #[divan::bench(args = [1, 2, 4, 8, 32, 128])]
 fn smollm2_ffn_up_q4_1(bencher: Bencher, m: usize) {

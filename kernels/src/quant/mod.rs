@@ -255,12 +255,25 @@ impl QMatrix {
     }
 
     /// Row `r`'s values.
+    /// Row `r`'s values (`cols` of them), with no allocation: an embedding lookup.
     pub fn dequantize_row(&self, r: usize, out: &mut [f32]) {
         let (block, bb) = (self.ty.block_values(), self.ty.block_bytes());
-        let mut row = vec![0u8; self.row_bytes];
-        self.gguf_row_into(r, &mut row);
-        for (b, o) in row.chunks_exact(bb).zip(out.chunks_exact_mut(block)) {
-            formats::dequantize_block(self.ty, b, o);
+        match self.layout {
+            Layout::Gguf => {
+                let row = &self.data[r * self.row_bytes..(r + 1) * self.row_bytes];
+                for (b, o) in row.chunks_exact(bb).zip(out.chunks_exact_mut(block)) {
+                    formats::dequantize_block(self.ty, b, o);
+                }
+            }
+            Layout::Rows8 => {
+                let (nb, gb) = (self.cols / block, rows8::group_bytes(self.ty));
+                let groups = &self.data[r / rows8::ROWS * nb * gb..][..nb * gb];
+                let mut gguf = [0u8; 256];
+                for (g, o) in groups.chunks_exact(gb).zip(out.chunks_exact_mut(block)) {
+                    rows8::gguf_block(self.ty, g, r % rows8::ROWS, &mut gguf[..bb]);
+                    formats::dequantize_block(self.ty, &gguf[..bb], o);
+                }
+            }
         }
     }
 

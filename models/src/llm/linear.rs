@@ -17,7 +17,7 @@ pub enum Linear {
 }
 
 /// Our format for a candle type, when we have kernels for it.
-fn own_type(t: GgmlDType) -> Option<QType> {
+pub(crate) fn own_type(t: GgmlDType) -> Option<QType> {
     Some(match t {
         GgmlDType::Q4_0 => QType::Q4_0,
         GgmlDType::Q4_1 => QType::Q4_1,

@@ -27,6 +27,7 @@
 mod candle_reference;
 mod chat_template;
 mod detokenizer;
+mod embedding;
 mod error;
 mod generate;
 mod linear;

@@ -12,6 +12,7 @@ use candle_core::{Device, Result, Tensor};
 use parley_kernels::attention::{AttentionShape, RopeLayout, causal_attention, rms_norm, rope};
 use parley_kernels::parallel;
 
+use super::embedding::Embedding;
 use super::linear::Linear;
 
 /// The longest RoPE table we precompute, whatever the GGUF claims (Qwen2.5 says 32768).
@@ -155,8 +156,8 @@ impl<const N: usize> Projections<N> {
 #[derive(Debug)]
 pub struct Transformer {
     arch: Architecture,
-    /// `[vocab, hidden]`, dequantized.
-    embed: Vec<f32>,
+    /// `[vocab, hidden]`.
+    embed: Embedding,
     layers: Vec<Layer>,
     norm: Vec<f32>,
     eps: f32,
@@ -233,9 +234,9 @@ impl Transformer {
 
         let embed_q = ct.tensor(reader, "token_embd.weight", device)?;
         let vocab_size = embed_q.shape().dims().first().copied().unwrap_or(0);
-        let embed = vector(ct.tensor(reader, "token_embd.weight", device)?)?;
-        if embed.len() != vocab_size * hidden {
-            candle_core::bail!("token_embd.weight holds {} values, not {vocab_size} × {hidden}", embed.len());
+        let embed = Embedding::new(ct.tensor(reader, "token_embd.weight", device)?, device)?;
+        if embed.vocab() != vocab_size || embed_q.shape().dims().get(1) != Some(&hidden) {
+            candle_core::bail!("token_embd.weight has shape {:?}, not {vocab_size} × {hidden}", embed_q.shape().dims());
         }
         let norm = vector(ct.tensor(reader, "output_norm.weight", device)?)?;
         let output = match ct.tensor(reader, "output.weight", device) {
@@ -390,7 +391,9 @@ impl Transformer {
         let mut h = Vec::with_capacity(total * hidden);
         for (tokens, _) in items.iter() {
             for &t in tokens.iter() {
-                h.extend_from_slice(&self.embed[t as usize * hidden..][..hidden]);
+                let at = h.len();
+                h.resize(at + hidden, 0.0);
+                self.embed.row_into(t as usize, &mut h[at..]);
             }
         }
         let mut x = vec![0f32; total * hidden];
