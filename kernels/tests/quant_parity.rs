@@ -185,6 +185,19 @@ fn bad_shapes_and_stacks_are_errors() {
 }
 
 #[test]
+fn interleaving_and_rebuilding_gives_back_every_gguf_byte() {
+    let mut rng = Rng(5);
+    for ty in [QType::Q4_1, QType::Q4_K, QType::Q6_K] {
+        let (rows, cols) = (16, 3 * ty.block_values());
+        let bytes: Vec<u8> =
+            (0..rows * cols / ty.block_values() * ty.block_bytes()).map(|_| rng.next() as u8).collect();
+        let m = QMatrix::from_ggml_bytes(ty, rows, cols, &bytes).unwrap();
+        assert_eq!(m.layout(), Layout::Rows8, "{ty}");
+        assert_eq!(m.gguf_bytes(), bytes, "{ty}");
+    }
+}
+
+#[test]
 fn interleaved_layouts_keep_every_value_and_stack() {
     for ty in [QType::Q4_1, QType::Q4_K, QType::Q6_K] {
         interleaved_layout_keeps_every_value_and_stacks(ty);

@@ -228,30 +228,3 @@ pub(super) mod avx2 {
         }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn interleaving_and_rebuilding_gives_back_every_gguf_byte() {
-        let (rows, nb) = (16, 3);
-        let mut s = 0x0fed_cba9_8765_4321u64;
-        let gguf: Vec<u8> = (0..rows * nb * 210)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                s as u8
-            })
-            .collect();
-        let x8 = interleave(rows, nb, &gguf);
-        assert_eq!(x8.len(), gguf.len());
-        for row in 0..rows {
-            for b in 0..nb {
-                let group = &x8[((row / ROWS) * nb + b) * GROUP_BYTES..][..GROUP_BYTES];
-                assert_eq!(gguf_block(group, row % ROWS), gguf[(row * nb + b) * 210..][..210], "row {row} block {b}");
-            }
-        }
-    }
-}
