@@ -2,32 +2,31 @@
 //! arrive together go through one batched encoder pass ([`WhisperAsr::transcribe_batch`]), then each is decoded;
 //! audio longer than one 30 s window is transcribed on its own. Each request has a priority class and a
 //! deadline: when more are waiting than one pass takes, the most urgent (class, then deadline) go first, and a
-//! result later than its deadline is counted as a miss. A waiting request can be cancelled (its reader gets
-//! [`EngineError::Cancelled`] at once); one in the running pass finishes with it.
+//! result later than its deadline is counted as a miss. A waiting request can be cancelled (it is answered
+//! [`EngineError::Cancelled`] at once); one in the running pass finishes with it. Answers go to each request's
+//! mailbox ([`ReplyTo`]).
 
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::mpsc::{self, Receiver};
 
+use super::error::EngineError;
 use super::executor_thread::ExecutorThread;
-use super::llm_executor::EngineError;
+use super::mailbox::{Answer, ChannelSink, Outbox, RequestKey, ReplyTo};
 use super::metrics;
 use super::scheduler::{Priority, RequestId};
 use crate::asr::{Transcript, WINDOW_SAMPLES, WhisperAsr};
 
-type Reply = SyncSender<Result<Transcript, EngineError>>;
-
 enum Command {
-    Transcribe { id: RequestId, audio: Vec<f32>, priority: Priority, deadline: std::time::Instant, reply: Reply },
-    Cancel(RequestId),
+    Transcribe { audio: Vec<f32>, priority: Priority, deadline: std::time::Instant, reply: ReplyTo },
+    Cancel(RequestKey),
     Shutdown,
 }
 
 /// A waiting request.
 struct Pending {
-    id: RequestId,
     audio: Vec<f32>,
     priority: Priority,
     deadline: std::time::Instant,
-    reply: Reply,
+    reply: ReplyTo,
 }
 
 /// The deadline of [`AsrExecutorHandle::transcribe`]: a final transcript a user is waiting on.
@@ -75,17 +74,38 @@ impl AsrExecutorHandle {
         priority: Priority,
         deadline: std::time::Duration,
     ) -> Result<(RequestId, Receiver<Result<Transcript, EngineError>>), EngineError> {
-        let (reply, rx) = mpsc::sync_channel(1);
-        let deadline = std::time::Instant::now() + deadline;
+        let (tx, rx) = mpsc::sync_channel(1);
         let id = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.thread.try_send(Command::Transcribe { id, audio, priority, deadline, reply })?;
+        let map = |a| match a {
+            Answer::Transcript(t) => Some(Ok(t)),
+            Answer::Failed(e) => Some(Err(e)),
+            _ => None,
+        };
+        self.transcribe_to(audio, priority, deadline, ChannelSink::reply_to(tx, map, id))?;
         Ok((id, rx))
     }
 
-    /// Cancels a waiting request: its reader gets [`EngineError::Cancelled`]. A request already in the
+    /// [`transcribe_with`](Self::transcribe_with), answered in `reply`'s mailbox ([`Answer::Transcript`]).
+    pub fn transcribe_to(
+        &self,
+        audio: Vec<f32>,
+        priority: Priority,
+        deadline: std::time::Duration,
+        reply: ReplyTo,
+    ) -> Result<(), EngineError> {
+        let deadline = std::time::Instant::now() + deadline;
+        self.thread.try_send(Command::Transcribe { audio, priority, deadline, reply })
+    }
+
+    /// Cancels a waiting request: it is answered [`EngineError::Cancelled`]. A request already in the
     /// running pass is answered normally.
     pub fn cancel(&self, id: RequestId) {
-        self.thread.send(Command::Cancel(id));
+        self.cancel_key(RequestKey { session: super::mailbox::NO_SESSION, tag: id });
+    }
+
+    /// [`cancel`](Self::cancel) of a session's request.
+    pub fn cancel_key(&self, key: RequestKey) {
+        self.thread.send(Command::Cancel(key));
     }
 
     pub fn shutdown(&self) {
@@ -95,15 +115,26 @@ impl AsrExecutorHandle {
 
 fn run(mut asr: WhisperAsr, commands: Receiver<Command>, max_batch: usize) {
     let mut waiting: Vec<Pending> = Vec::new();
+    let mut outbox = Outbox::new();
     loop {
+        outbox.retry();
         if waiting.is_empty() {
-            let Ok(first) = commands.recv() else { return };
-            if !take(first, &mut waiting) {
+            let first = if outbox.is_empty() {
+                commands.recv().map_err(|_| ())
+            } else {
+                match commands.recv_timeout(super::OUTBOX_RETRY) {
+                    Ok(c) => Ok(c),
+                    Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => Err(()),
+                }
+            };
+            let Ok(first) = first else { return };
+            if !take(first, &mut waiting, &mut outbox) {
                 return;
             }
         }
         while let Ok(command) = commands.try_recv() {
-            if !take(command, &mut waiting) {
+            if !take(command, &mut waiting, &mut outbox) {
                 return;
             }
         }
@@ -140,21 +171,26 @@ fn run(mut asr: WhisperAsr, commands: Receiver<Command>, max_batch: usize) {
             if now > p.deadline {
                 metrics::deadline_miss("asr", "whisper-tiny-en");
             }
-            let _ = p.reply.try_send(result);
+            let answer = match result {
+                Ok(t) => Answer::Transcript(t),
+                Err(e) => Answer::Failed(e),
+            };
+            outbox.send(&p.reply, answer);
         }
     }
 }
 
 /// Adds a command to the waiting list; false on shutdown.
-fn take(command: Command, waiting: &mut Vec<Pending>) -> bool {
+fn take(command: Command, waiting: &mut Vec<Pending>, outbox: &mut Outbox) -> bool {
     match command {
-        Command::Transcribe { id, audio, priority, deadline, reply } => {
-            waiting.push(Pending { id, audio, priority, deadline, reply });
+        Command::Transcribe { audio, priority, deadline, reply } => {
+            waiting.push(Pending { audio, priority, deadline, reply });
             true
         }
-        Command::Cancel(id) => {
-            if let Some(i) = waiting.iter().position(|p| p.id == id) {
-                let _ = waiting.remove(i).reply.try_send(Err(EngineError::Cancelled));
+        Command::Cancel(key) => {
+            if let Some(i) = waiting.iter().position(|p| p.reply.key == key) {
+                let p = waiting.remove(i);
+                outbox.send(&p.reply, Answer::Failed(EngineError::Cancelled));
             }
             true
         }

@@ -5,18 +5,19 @@
 //! the OS scheduler (real-time work) over every other compute thread.
 
 use std::collections::HashMap;
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::mpsc::{self, Receiver};
 
+use super::error::EngineError;
 use super::executor_thread::ExecutorThread;
-use super::llm_executor::EngineError;
+use super::mailbox::{Answer, ChannelSink, Outbox, ReplyTo};
 use crate::speaker::{SpeakerEmbedder, SpeakerEmbedding};
 use crate::turn::SmartTurn;
 use crate::vad::{ChunkProbability, SileroVad, VadStream};
 
 enum Command {
-    Vad { session: u64, samples: Vec<f32>, at: std::time::Instant, reply: VadReply },
-    EndOfTurn { audio: Vec<f32>, at: std::time::Instant, reply: TurnReply },
-    Speaker { audio: Vec<f32>, reply: SyncSender<Result<SpeakerEmbedding, EngineError>> },
+    Vad { session: u64, samples: Vec<f32>, at: std::time::Instant, reply: ReplyTo },
+    EndOfTurn { audio: Vec<f32>, at: std::time::Instant, reply: ReplyTo },
+    Speaker { audio: Vec<f32>, reply: ReplyTo },
     Close { session: u64 },
     Shutdown,
 }
@@ -86,16 +87,36 @@ impl AudioExecutorHandle {
         session: u64,
         samples: Vec<f32>,
     ) -> Result<Receiver<Result<Vec<ChunkProbability>, EngineError>>, EngineError> {
-        let (reply, rx) = mpsc::sync_channel(1);
-        self.thread.try_send(Command::Vad { session, samples, at: std::time::Instant::now(), reply })?;
+        let (tx, rx) = mpsc::sync_channel(1);
+        let reply = ChannelSink::reply_to(tx, |a| match a {
+            Answer::Vad(chunks) => Some(Ok(chunks)),
+            Answer::Failed(e) => Some(Err(e)),
+            _ => None,
+        }, 0);
+        self.vad_to(session, samples, reply)?;
         Ok(rx)
+    }
+
+    /// [`vad`](Self::vad), answered in `reply`'s mailbox ([`Answer::Vad`]).
+    pub fn vad_to(&self, session: u64, samples: Vec<f32>, reply: ReplyTo) -> Result<(), EngineError> {
+        self.thread.try_send(Command::Vad { session, samples, at: std::time::Instant::now(), reply })
     }
 
     /// Asks whether `audio` (the user's speech so far, 16 kHz) ends a finished turn.
     pub fn end_of_turn(&self, audio: Vec<f32>) -> Result<Receiver<Result<f32, EngineError>>, EngineError> {
-        let (reply, rx) = mpsc::sync_channel(1);
-        self.turn_thread.try_send(Command::EndOfTurn { audio, at: std::time::Instant::now(), reply })?;
+        let (tx, rx) = mpsc::sync_channel(1);
+        let reply = ChannelSink::reply_to(tx, |a| match a {
+            Answer::EndOfTurn(p) => Some(Ok(p)),
+            Answer::Failed(e) => Some(Err(e)),
+            _ => None,
+        }, 0);
+        self.end_of_turn_to(audio, reply)?;
         Ok(rx)
+    }
+
+    /// [`end_of_turn`](Self::end_of_turn), answered in `reply`'s mailbox ([`Answer::EndOfTurn`]).
+    pub fn end_of_turn_to(&self, audio: Vec<f32>, reply: ReplyTo) -> Result<(), EngineError> {
+        self.turn_thread.try_send(Command::EndOfTurn { audio, at: std::time::Instant::now(), reply })
     }
 
     /// The speaker embedding of `audio` (16 kHz speech), for telling the primary speaker from others.
@@ -103,9 +124,19 @@ impl AudioExecutorHandle {
         &self,
         audio: Vec<f32>,
     ) -> Result<Receiver<Result<SpeakerEmbedding, EngineError>>, EngineError> {
-        let (reply, rx) = mpsc::sync_channel(1);
-        self.turn_thread.try_send(Command::Speaker { audio, reply })?;
+        let (tx, rx) = mpsc::sync_channel(1);
+        let reply = ChannelSink::reply_to(tx, |a| match a {
+            Answer::SpeakerEmbedding(e) => Some(Ok(e)),
+            Answer::Failed(e) => Some(Err(e)),
+            _ => None,
+        }, 0);
+        self.speaker_embedding_to(audio, reply)?;
         Ok(rx)
+    }
+
+    /// [`speaker_embedding`](Self::speaker_embedding), answered in `reply`'s mailbox.
+    pub fn speaker_embedding_to(&self, audio: Vec<f32>, reply: ReplyTo) -> Result<(), EngineError> {
+        self.turn_thread.try_send(Command::Speaker { audio, reply })
     }
 
     /// Forgets a session's VAD stream.
@@ -128,8 +159,6 @@ const VAD_DEADLINE: std::time::Duration = std::time::Duration::from_millis(32);
 /// An end-of-turn decision later than this adds audibly to the turn gap: a deadline miss.
 const END_OF_TURN_DEADLINE: std::time::Duration = std::time::Duration::from_millis(200);
 
-type VadReply = SyncSender<Result<Vec<ChunkProbability>, EngineError>>;
-type TurnReply = SyncSender<Result<f32, EngineError>>;
 
 /// One thread's loop: the VAD thread has `vad`, the end-of-turn thread `turn`.
 fn run(
@@ -141,11 +170,23 @@ fn run(
     max_batch: usize,
 ) {
     let mut streams: HashMap<u64, VadStream> = HashMap::new();
+    let mut outbox = Outbox::new();
     loop {
-        let Ok(first) = commands.recv() else { return };
-        let mut vad_replies: Vec<(u64, std::time::Instant, VadReply)> = Vec::new();
-        let mut turn_requests: Vec<(Vec<f32>, std::time::Instant, TurnReply)> = Vec::new();
-        let mut next = Some(first);
+        let first = if outbox.is_empty() {
+            let Ok(first) = commands.recv() else { return };
+            Some(first)
+        } else {
+            // Answers held for a full mailbox: retry them soon even if nothing arrives.
+            outbox.retry();
+            match commands.recv_timeout(super::OUTBOX_RETRY) {
+                Ok(c) => Some(c),
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+        };
+        let mut vad_replies: Vec<(u64, std::time::Instant, ReplyTo)> = Vec::new();
+        let mut turn_requests: Vec<(Vec<f32>, std::time::Instant, ReplyTo)> = Vec::new();
+        let mut next = first;
         while let Some(command) = next.take().or_else(|| commands.try_recv().ok()) {
             match command {
                 Command::Vad { session, samples, at, reply } => {
@@ -162,7 +203,11 @@ fn run(
                         None => Err(EngineError::Model { stage: "speaker", message: "no speaker model loaded".into() }),
                     };
                     super::metrics::step("audio", "speaker", started.elapsed(), 1);
-                    let _ = reply.try_send(result);
+                    let answer = match result {
+                        Ok(e) => Answer::SpeakerEmbedding(e),
+                        Err(e) => Answer::Failed(e),
+                    };
+                    outbox.send(&reply, answer);
                 }
                 Command::Close { session } => {
                     streams.remove(&session);
@@ -210,11 +255,11 @@ fn run(
             }
             // A session's chunks of this tick go to its first request's reply; later ones in the same tick get none.
             let answer = match results.remove(&session) {
-                Some(Ok(list)) => Ok(list),
-                Some(Err(message)) => Err(EngineError::Model { stage: "vad", message }),
-                None => Ok(Vec::new()),
+                Some(Ok(list)) => Answer::Vad(list),
+                Some(Err(message)) => Answer::Failed(EngineError::Model { stage: "vad", message }),
+                None => Answer::Vad(Vec::new()),
             };
-            let _ = reply.try_send(answer);
+            outbox.send(&reply, answer);
         }
         // End of turn: batched calls of up to `max_batch` clips.
         for group in turn_requests.chunks(max_batch) {
@@ -231,13 +276,13 @@ fn run(
                         if at.elapsed() > END_OF_TURN_DEADLINE {
                             super::metrics::deadline_miss("audio", "smart-turn");
                         }
-                        let _ = reply.try_send(Ok(p));
+                        outbox.send(reply, Answer::EndOfTurn(p));
                     }
                 }
                 Err(e) => {
                     for (_, _, reply) in group {
-                        let _ =
-                            reply.try_send(Err(EngineError::Model { stage: "end of turn", message: e.to_string() }));
+                        let e = EngineError::Model { stage: "end of turn", message: e.to_string() };
+                        outbox.send(reply, Answer::Failed(e));
                     }
                 }
             }

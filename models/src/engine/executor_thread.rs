@@ -5,7 +5,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use super::llm_executor::EngineError;
+use super::error::EngineError;
 
 /// The sending side of one executor thread. Cloning shares the thread.
 pub(crate) struct ExecutorThread<C> {

@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 
 use super::asr_executor::AsrExecutorHandle;
 use super::audio_executor::AudioExecutorHandle;
-use super::llm_executor::{EngineError, LlmExecutorConfig, LlmExecutorHandle};
+use super::error::EngineError;
+use super::llm_executor::{LlmExecutorConfig, LlmExecutorHandle};
+use super::mailbox::AnswerSink;
+use super::session_link::SessionLink;
 use super::priority::{GateRole, PriorityGate};
 use super::scheduler::SchedulerConfig;
 use super::tts_executor::TtsExecutorHandle;
@@ -201,6 +204,11 @@ impl EngineHandle {
             return Err(EngineError::Overloaded { what: "sessions" });
         }
         Ok(SessionPermit { engine: self.clone(), id: NEXT.fetch_add(1, Ordering::Relaxed) })
+    }
+
+    /// The line of an admitted session: its requests are answered in `mailbox`, tagged with its own ids.
+    pub fn link(&self, permit: &SessionPermit, mailbox: Arc<dyn AnswerSink>) -> SessionLink {
+        SessionLink::new(self.clone(), permit, mailbox)
     }
 
     /// Sessions admitted now.

@@ -1,15 +1,18 @@
 //! The LLM executor: one thread that owns a loaded model, every session's sequence (KV cache kept between
 //! turns for prefix reuse, least recently used dropped beyond a limit) and the [`LlmScheduler`]. Each step it
 //! advances every admitted request together in one batched forward pass — decode tokens and budgeted prompt
-//! chunks side by side — and streams text to each request's bounded channel. Sessions talk to it through a
-//! cloneable [`LlmExecutorHandle`]; model compute never runs on the caller's thread or an async runtime.
+//! chunks side by side — and streams text to each request's mailbox ([`ReplyTo`]; a full mailbox holds the
+//! text back in order, bounded by the request's `max_tokens`). Sessions talk to it through a cloneable
+//! [`LlmExecutorHandle`]; model compute never runs on the caller's thread or an async runtime.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
+use super::error::EngineError;
 use super::executor_thread::ExecutorThread;
+use super::mailbox::{Answer, ChannelSink, NO_SESSION, Outbox, ReplyTo, RequestKey, Sent};
 use super::metrics;
 use super::priority::{BusyGuard, GateRole};
 use super::scheduler::{Admission, LlmScheduler, Priority, RequestId, SchedulerConfig, Work};
@@ -40,21 +43,6 @@ pub enum LlmEvent {
     Done(Result<(FinishReason, usize), EngineError>),
 }
 
-/// Why the engine could not serve a request.
-#[derive(Debug, thiserror::Error)]
-pub enum EngineError {
-    #[error("the engine is at capacity ({what}); try again later")]
-    Overloaded { what: &'static str },
-    #[error("the engine has stopped")]
-    Stopped,
-    #[error("the request was cancelled")]
-    Cancelled,
-    #[error("{stage}: {message}")]
-    Model { stage: &'static str, message: String },
-    #[error(transparent)]
-    Llm(#[from] Box<LlmError>),
-}
-
 /// Executor limits.
 #[derive(Debug, Clone)]
 pub struct LlmExecutorConfig {
@@ -71,12 +59,6 @@ pub struct LlmExecutorConfig {
     pub gate: Option<GateRole>,
 }
 
-impl From<LlmError> for EngineError {
-    fn from(e: LlmError) -> Self {
-        EngineError::Llm(Box::new(e))
-    }
-}
-
 impl Default for LlmExecutorConfig {
     fn default() -> Self {
         Self {
@@ -91,8 +73,8 @@ impl Default for LlmExecutorConfig {
 }
 
 enum Command {
-    Generate { id: RequestId, request: LlmRequest, events: SyncSender<LlmEvent> },
-    Cancel(RequestId),
+    Generate { id: RequestId, request: LlmRequest, reply: ReplyTo },
+    Cancel(RequestKey),
     Shutdown,
 }
 
@@ -143,13 +125,32 @@ impl LlmExecutorHandle {
     pub fn generate(&self, request: LlmRequest) -> Result<(RequestId, Receiver<LlmEvent>), EngineError> {
         let id = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (events, rx) = mpsc::sync_channel(self.event_buffer);
-        self.thread.try_send(Command::Generate { id, request, events })?;
+        let map = |a| match a {
+            Answer::LlmText(t) => Some(LlmEvent::Text(t)),
+            Answer::LlmDone { reason, tokens } => Some(LlmEvent::Done(Ok((reason, tokens)))),
+            Answer::Failed(e) => Some(LlmEvent::Done(Err(e))),
+            _ => None,
+        };
+        let reply = ChannelSink::reply_to(events, map, id);
+        self.thread.try_send(Command::Generate { id, request, reply })?;
         Ok((id, rx))
+    }
+
+    /// Submits a request answered in `reply`'s mailbox ([`Answer::LlmText`] pieces, then [`Answer::LlmDone`]
+    /// or [`Answer::Failed`]).
+    pub fn generate_to(&self, request: LlmRequest, reply: ReplyTo) -> Result<(), EngineError> {
+        let id = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.thread.try_send(Command::Generate { id, request, reply })
     }
 
     /// Cancels a request; its slot and batch place are free from the next step.
     pub fn cancel(&self, id: RequestId) {
-        self.thread.send(Command::Cancel(id));
+        self.cancel_key(RequestKey { session: NO_SESSION, tag: id });
+    }
+
+    /// [`cancel`](Self::cancel) of a session's request.
+    pub fn cancel_key(&self, key: RequestKey) {
+        self.thread.send(Command::Cancel(key));
     }
 
     pub fn stats(&self) -> LlmExecutorStats {
@@ -172,7 +173,7 @@ struct Active {
     stops: StopMatcher,
     generated: usize,
     max_tokens: usize,
-    events: SyncSender<LlmEvent>,
+    reply: ReplyTo,
     submitted: Instant,
     deadline: Duration,
     started: bool,
@@ -189,6 +190,8 @@ struct Executor {
     /// Held while an interactive executor has work.
     busy: Option<BusyGuard>,
     stats: Arc<std::sync::Mutex<LlmExecutorStats>>,
+    /// Answers a full mailbox refused, retried each step.
+    outbox: Outbox,
 }
 
 impl Executor {
@@ -203,14 +206,19 @@ impl Executor {
             started: Instant::now(),
             busy: None,
             stats,
+            outbox: Outbox::new(),
         }
     }
 
     fn run(mut self, commands: Receiver<Command>) {
         loop {
-            // Block while idle; otherwise take whatever arrived and step.
+            for key in self.outbox.retry() {
+                self.cancel(key);
+            }
+            // Block while idle (retrying held answers now and then); otherwise take whatever arrived and step.
             if self.scheduler.is_idle() {
-                match commands.recv_timeout(Duration::from_secs(3600)) {
+                let wait = if self.outbox.is_empty() { Duration::from_secs(3600) } else { super::OUTBOX_RETRY };
+                match commands.recv_timeout(wait) {
                     Ok(c) => {
                         if !self.handle(c) {
                             return;
@@ -248,17 +256,21 @@ impl Executor {
     /// Applies one command; false on shutdown.
     fn handle(&mut self, command: Command) -> bool {
         match command {
-            Command::Generate { id, request, events } => self.admit(id, request, events),
-            Command::Cancel(id) => {
-                let generated = self.active.get(&id).map_or(0, |a| a.generated);
-                self.end(id, Ok((FinishReason::Cancelled, generated)))
-            }
+            Command::Generate { id, request, reply } => self.admit(id, request, reply),
+            Command::Cancel(key) => self.cancel(key),
             Command::Shutdown => return false,
         }
         true
     }
 
-    fn admit(&mut self, id: RequestId, request: LlmRequest, events: SyncSender<LlmEvent>) {
+    /// Ends the request `key` (if it is still running) as cancelled.
+    fn cancel(&mut self, key: RequestKey) {
+        let Some((&id, a)) = self.active.iter().find(|(_, a)| a.reply.key == key) else { return };
+        let generated = a.generated;
+        self.end(id, Ok((FinishReason::Cancelled, generated)))
+    }
+
+    fn admit(&mut self, id: RequestId, request: LlmRequest, reply: ReplyTo) {
         let prepared = (|| -> Result<(LlmSequence, Vec<u32>, Sampler), LlmError> {
             let prompt = self.model.encode_chat(&request.messages)?;
             let mut seq = match self.idle.remove(&request.session) {
@@ -277,14 +289,14 @@ impl Executor {
         let (seq, prompt, sampler) = match prepared {
             Ok(p) => p,
             Err(e) => {
-                let _ = events.try_send(LlmEvent::Done(Err(Box::new(e).into())));
+                self.outbox.send(&reply, Answer::Failed(Box::new(e).into()));
                 return;
             }
         };
         let deadline_us = (self.started.elapsed() + request.deadline).as_micros() as u64;
         if self.scheduler.submit(id, request.priority, deadline_us, prompt.len()) == Admission::Overloaded {
             self.idle.insert(request.session, (seq, Instant::now()));
-            let _ = events.try_send(LlmEvent::Done(Err(EngineError::Overloaded { what: "LLM batch slots" })));
+            self.outbox.send(&reply, Answer::Failed(EngineError::Overloaded { what: "LLM batch slots" }));
             return;
         }
         let active = Active {
@@ -297,7 +309,7 @@ impl Executor {
             stops: StopMatcher::new(&request.stop),
             generated: 0,
             max_tokens: request.max_tokens,
-            events,
+            reply,
             submitted: Instant::now(),
             deadline: request.deadline,
             started: false,
@@ -365,11 +377,11 @@ impl Executor {
 
     /// Samples the next token of a request and streams its text; `Some` when the request is over.
     fn emit_next(
-        &self,
+        &mut self,
         a: &mut Active,
         logits: &candle_core::Tensor,
     ) -> Option<Result<(FinishReason, usize), EngineError>> {
-        let model = &self.model;
+        let model = self.model.clone();
         let token = match a.sampler.sample(logits) {
             Ok(t) => t,
             Err(source) => {
@@ -393,7 +405,7 @@ impl Executor {
             }
         };
         let scan = a.stops.push(&piece);
-        if !scan.emit.is_empty() && !send(&a.events, LlmEvent::Text(scan.emit)) {
+        if !scan.emit.is_empty() && self.outbox.send(&a.reply, Answer::LlmText(scan.emit)) == Sent::Closed {
             return Some(Ok((FinishReason::Cancelled, a.generated)));
         }
         if scan.stopped {
@@ -406,14 +418,14 @@ impl Executor {
     }
 
     /// Releases held-back text at a natural end.
-    fn flush(&self, a: &mut Active, reason: FinishReason) -> FinishReason {
+    fn flush(&mut self, a: &mut Active, reason: FinishReason) -> FinishReason {
         let tail = a.detok.finish(self.model.tokenizer()).unwrap_or_default();
         let mut scan = a.stops.push(&tail);
         if !scan.stopped {
             scan.emit.push_str(&a.stops.finish());
         }
         if !scan.emit.is_empty() {
-            send(&a.events, LlmEvent::Text(scan.emit));
+            self.outbox.send(&a.reply, Answer::LlmText(scan.emit));
         }
         if scan.stopped { FinishReason::StopString } else { reason }
     }
@@ -425,7 +437,11 @@ impl Executor {
         if let Some(a) = self.active.remove(&id) {
             self.idle.insert(a.session, (a.seq, Instant::now()));
             self.evict();
-            let _ = a.events.try_send(LlmEvent::Done(outcome));
+            let answer = match outcome {
+                Ok((reason, tokens)) => Answer::LlmDone { reason, tokens },
+                Err(e) => Answer::Failed(e),
+            };
+            self.outbox.send(&a.reply, answer);
         }
     }
 
@@ -449,9 +465,4 @@ impl Executor {
             s.evicted += evicted;
         }
     }
-}
-
-/// Sends an event without blocking the executor; false when the reader is gone or too far behind.
-fn send(events: &SyncSender<LlmEvent>, event: LlmEvent) -> bool {
-    events.try_send(event).is_ok()
 }

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// Batch sizes seen by one executor's model, also kept in process (for `parley bench engine`, which reports
+/// Batch sizes seen by one executor's model, also kept in process (for `parley-bench engine`, which reports
 /// them without a metrics recorder).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct BatchStats {

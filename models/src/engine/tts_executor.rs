@@ -1,14 +1,16 @@
 //! The TTS executor: one thread that owns the Piper voice and every session's speech stream, and synthesises
 //! one clause per tick, always for the stream that has produced the fewest chunks so far (the earliest
 //! submitted first among equals). So a long reply is interleaved with others and can never delay another
-//! session's first audio by more than one clause.
+//! session's first audio by more than one clause. A stream whose session's mailbox is full pauses until its
+//! held chunks are taken (back-pressure; nothing is dropped).
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::mpsc::{self, Receiver};
 
+use super::error::EngineError;
 use super::executor_thread::ExecutorThread;
-use super::llm_executor::EngineError;
+use super::mailbox::{Answer, ChannelSink, NO_SESSION, Outbox, ReplyTo, RequestKey, Sent};
 use super::metrics;
 use super::scheduler::RequestId;
 use crate::tts::{Chunk, PiperVoice, TtsStream};
@@ -23,11 +25,15 @@ pub enum TtsEvent {
 }
 
 enum Command {
-    Start { id: RequestId, events: SyncSender<TtsEvent> },
-    Push { id: RequestId, text: String },
-    Finish { id: RequestId },
-    Cancel { id: RequestId },
+    Start { reply: ReplyTo },
+    Push { key: RequestKey, text: String },
+    Finish { key: RequestKey },
+    Cancel { key: RequestKey },
     Shutdown,
+}
+
+fn anonymous(id: RequestId) -> RequestKey {
+    RequestKey { session: NO_SESSION, tag: id }
 }
 
 /// A cloneable handle to the TTS executor thread.
@@ -61,17 +67,39 @@ impl TtsExecutorHandle {
     pub fn start(&self, buffer: usize) -> Result<(RequestId, Receiver<TtsEvent>), EngineError> {
         let id = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (events, rx) = mpsc::sync_channel(buffer.max(1));
-        self.thread.try_send(Command::Start { id, events })?;
+        let map = |a| match a {
+            Answer::TtsChunk(c) => Some(TtsEvent::Chunk(c)),
+            Answer::TtsDone { chunks } => Some(TtsEvent::Done(Ok(chunks))),
+            Answer::Failed(e) => Some(TtsEvent::Done(Err(e))),
+            _ => None,
+        };
+        self.start_to(ChannelSink::reply_to(events, map, id))?;
         Ok((id, rx))
     }
 
+    /// Opens a stream answered in `reply`'s mailbox ([`Answer::TtsChunk`], then [`Answer::TtsDone`]); text and
+    /// the end are sent by the request's key.
+    pub fn start_to(&self, reply: ReplyTo) -> Result<(), EngineError> {
+        self.thread.try_send(Command::Start { reply })
+    }
+
     pub fn push(&self, id: RequestId, text: impl Into<String>) -> Result<(), EngineError> {
-        self.thread.try_send(Command::Push { id, text: text.into() })
+        self.push_key(anonymous(id), text)
+    }
+
+    /// [`push`](Self::push) to a session's stream.
+    pub fn push_key(&self, key: RequestKey, text: impl Into<String>) -> Result<(), EngineError> {
+        self.thread.try_send(Command::Push { key, text: text.into() })
     }
 
     /// No more text: the rest is spoken and then `Done` follows.
     pub fn finish(&self, id: RequestId) -> Result<(), EngineError> {
-        self.thread.try_send(Command::Finish { id })
+        self.finish_key(anonymous(id))
+    }
+
+    /// [`finish`](Self::finish) of a session's stream.
+    pub fn finish_key(&self, key: RequestKey) -> Result<(), EngineError> {
+        self.thread.try_send(Command::Finish { key })
     }
 
     /// Speaks a whole text.
@@ -84,7 +112,12 @@ impl TtsExecutorHandle {
 
     /// Stops a stream at once (barge-in); its espeak-ng processes are killed.
     pub fn cancel(&self, id: RequestId) {
-        self.thread.send(Command::Cancel { id });
+        self.cancel_key(anonymous(id));
+    }
+
+    /// [`cancel`](Self::cancel) of a session's stream.
+    pub fn cancel_key(&self, key: RequestKey) {
+        self.thread.send(Command::Cancel { key });
     }
 
     pub fn shutdown(&self) {
@@ -94,7 +127,7 @@ impl TtsExecutorHandle {
 
 struct Active {
     stream: TtsStream,
-    events: SyncSender<TtsEvent>,
+    reply: ReplyTo,
     chunks: usize,
     arrived: u64,
     /// Nothing to synthesise until more text or `finish` arrives.
@@ -102,72 +135,89 @@ struct Active {
 }
 
 fn run(voice: Arc<PiperVoice>, commands: Receiver<Command>) {
-    let mut active: HashMap<RequestId, Active> = HashMap::new();
+    let mut active: HashMap<RequestKey, Active> = HashMap::new();
+    let mut outbox = Outbox::new();
     let mut arrivals = 0u64;
     loop {
-        let busy = active.values().any(|a| !a.starved);
-        let first = if busy { commands.try_recv().ok() } else { commands.recv().ok().or(Some(Command::Shutdown)) };
+        for key in outbox.retry() {
+            active.remove(&key);
+        }
+        // Streams whose mailbox is full wait (back-pressure) until their held chunks are taken.
+        let ready = |a: &Active, outbox: &Outbox| !a.starved && !outbox.holds_for(&a.reply);
+        let busy = active.values().any(|a| ready(a, &outbox));
+        let first = if busy {
+            commands.try_recv().ok()
+        } else if outbox.is_empty() {
+            commands.recv().ok().or(Some(Command::Shutdown))
+        } else {
+            match commands.recv_timeout(super::OUTBOX_RETRY) {
+                Ok(c) => Some(c),
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => Some(Command::Shutdown),
+            }
+        };
         let mut next = first;
         while let Some(command) = next.take().or_else(|| commands.try_recv().ok()) {
             match command {
-                Command::Start { id, events } => {
+                Command::Start { reply } => {
                     arrivals += 1;
-                    active.insert(
-                        id,
-                        Active { stream: voice.stream(), events, chunks: 0, arrived: arrivals, starved: true },
-                    );
+                    let a = Active { stream: voice.stream(), reply, chunks: 0, arrived: arrivals, starved: true };
+                    active.insert(a.reply.key, a);
                 }
-                Command::Push { id, text } => {
-                    if let Some(a) = active.get_mut(&id) {
+                Command::Push { key, text } => {
+                    if let Some(a) = active.get_mut(&key) {
                         if let Err(e) = a.stream.push_text(&text) {
-                            let _ = a.events.try_send(TtsEvent::Done(Err(model_error(e))));
-                            active.remove(&id);
+                            outbox.send(&a.reply, Answer::Failed(model_error(e)));
+                            active.remove(&key);
                         } else {
                             a.starved = false;
                         }
                     }
                 }
-                Command::Finish { id } => {
-                    if let Some(a) = active.get_mut(&id) {
+                Command::Finish { key } => {
+                    if let Some(a) = active.get_mut(&key) {
                         if let Err(e) = a.stream.finish() {
-                            let _ = a.events.try_send(TtsEvent::Done(Err(model_error(e))));
-                            active.remove(&id);
+                            outbox.send(&a.reply, Answer::Failed(model_error(e)));
+                            active.remove(&key);
                         } else {
                             a.starved = false;
                         }
                     }
                 }
-                Command::Cancel { id } => {
-                    active.remove(&id);
+                Command::Cancel { key } => {
+                    active.remove(&key);
                 }
                 Command::Shutdown => return,
             }
         }
         // One clause for the stream with the fewest chunks so far (first audio first), oldest among equals.
-        let Some(id) =
-            active.iter().filter(|(_, a)| !a.starved).min_by_key(|(_, a)| (a.chunks, a.arrived)).map(|(id, _)| *id)
+        let Some(key) = active
+            .iter()
+            .filter(|(_, a)| ready(a, &outbox))
+            .min_by_key(|(_, a)| (a.chunks, a.arrived))
+            .map(|(key, _)| *key)
         else {
             continue;
         };
-        let Some(a) = active.get_mut(&id) else { continue };
+        let Some(a) = active.get_mut(&key) else { continue };
         let started = std::time::Instant::now();
         match a.stream.next_chunk(&voice) {
             Ok(Some(chunk)) => {
                 metrics::step("tts", "piper-joe", started.elapsed(), 1);
                 a.chunks += 1;
-                if a.events.try_send(TtsEvent::Chunk(chunk)).is_err() {
-                    // The listener is gone or not reading: stop speaking for it.
-                    active.remove(&id);
+                if outbox.send(&a.reply, Answer::TtsChunk(chunk)) == Sent::Closed {
+                    // The listener is gone: stop speaking for it.
+                    active.remove(&key);
                 }
             }
             Ok(None) if a.stream.is_done() => {
-                let _ = a.events.try_send(TtsEvent::Done(Ok(a.chunks)));
-                active.remove(&id);
+                outbox.send(&a.reply, Answer::TtsDone { chunks: a.chunks });
+                active.remove(&key);
             }
             Ok(None) => a.starved = true,
             Err(e) => {
-                let _ = a.events.try_send(TtsEvent::Done(Err(model_error(e))));
-                active.remove(&id);
+                outbox.send(&a.reply, Answer::Failed(model_error(e)));
+                active.remove(&key);
             }
         }
     }
