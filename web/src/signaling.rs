@@ -17,7 +17,7 @@ use parley_pipeline::protocol::SessionOptions;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::server::AppState;
+use crate::app_state::AppState;
 use crate::sessions::Live;
 
 /// The largest offer accepted.
@@ -121,15 +121,18 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bod
     let span = tracing::info_span!("session", id = %id, pipeline = %state.config.pipeline.kind);
     match (permit, &state.engine) {
         (Some(permit), Some(engine)) => {
+            let config = state.config.conversation.clone();
+            let (engine, mailbox) = crate::engine_link::LinkedEngine::open(engine, &permit, config.reply_model);
             let driver = crate::conversation_session::ConversationSession {
                 id: id.clone(),
+                output: peer.audio_output().clone(),
                 peer,
                 stop,
                 options,
-                config: state.config.conversation_config(),
-                engine: engine.clone(),
-                slow_replies: state.config.pipeline.reply_model == "slow",
-                permit,
+                config,
+                engine,
+                mailbox,
+                permit: Some(permit),
                 connect_timeout,
                 created: started,
             };
