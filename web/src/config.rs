@@ -3,9 +3,12 @@
 //! 2-core laptop CPU.
 //!
 //! Every key has an environment variable named after its path: `server.port` ↔ `PARLEY_SERVER_PORT`,
-//! `models.dir` ↔ `PARLEY_MODELS_DIR` (also `PARLEY_MODELS`). Any key can be set on the command line with
-//! `--set server.port=9000`.
+//! `conversation.pause_ms` ↔ `PARLEY_CONVERSATION_PAUSE_MS`, `models.dir` ↔ `PARLEY_MODELS_DIR` (also
+//! `PARLEY_MODELS`). Any key can be set on the command line with `--set server.port=9000`. The layering walks
+//! the serialised defaults, so a field added to any section (the `[conversation]` section is the pipeline's
+//! own [`ConversationConfig`]) is a key, with its variable, at once; text values take the default's type.
 
+use parley_pipeline::conversation::{ConversationConfig, ReplyModel};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use toml::{Table, Value};
@@ -19,6 +22,8 @@ pub struct Config {
     pub engine: EngineConfig,
     pub webrtc: WebrtcConfig,
     pub pipeline: PipelineConfig,
+    /// The conversation pipeline's settings (turn-taking, barge-in, the reply model, deadlines).
+    pub conversation: ConversationConfig,
     pub log: LogConfig,
 }
 
@@ -66,67 +71,42 @@ impl Default for WebrtcConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PipelineConfig {
-    /// What each session runs: `echo` (the caller's audio straight back, speech events from signal energy;
-    /// no models) or `conversation` (the spoken conversation on the shared engine; loads every model).
-    pub kind: String,
-    /// Echo pipeline: how long the audio is held before it is sent back (ms).
-    pub echo_delay_ms: u32,
-    /// Conversation: silence after speech before the end-of-turn model is asked (ms).
-    pub pause_ms: u32,
-    /// Conversation: end-of-turn probability that ends the turn at once.
-    pub eot_threshold: f32,
-    /// Conversation: while the model says "not finished", ask again after this much more silence (ms).
-    pub eot_recheck_ms: u32,
-    /// Conversation: silence that ends the turn whatever the model says (ms).
-    pub max_wait_ms: u32,
-    /// Conversation: user speech over the reply longer than this interrupts it whatever it says (ms).
-    pub barge_in_ms: u32,
-    /// Conversation: words that never interrupt the reply.
-    pub backchannels: Vec<String>,
-    /// Conversation: the system prompt (a session may override it).
-    pub instructions: String,
-    /// Conversation: most tokens per reply.
-    pub max_reply_tokens: u32,
-    /// Conversation: primary-speaker focus — the first utterance's voice is enrolled, and speech in a clearly
-    /// different voice neither starts a turn nor interrupts the reply.
-    pub primary_speaker: bool,
-    /// Conversation: voice-embedding cosine similarity at or above which speech is the primary speaker's.
-    pub speaker_similarity: f32,
-    /// Conversation: the model that writes replies — `slow` (Qwen2.5-1.5B, the default: it answers
-    /// sensibly) or `fast` (SmolLM2-135M: about half the voice-to-voice latency on 2 cores, but its
-    /// answers drift into nonsense and French within a few turns). Figures in docs/stages.md.
-    pub reply_model: String,
+/// What each session runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PipelineKind {
+    /// The caller's audio straight back, speech events from signal energy; no models.
+    Echo,
+    /// The spoken conversation on the shared engine; loads every model.
+    #[default]
+    Conversation,
 }
 
-impl Default for PipelineConfig {
-    fn default() -> Self {
-        let c = parley_pipeline::conversation::ConversationConfig::default();
-        Self {
-            kind: "conversation".into(),
-            echo_delay_ms: 0,
-            pause_ms: c.pause_ms,
-            eot_threshold: c.eot_threshold,
-            eot_recheck_ms: c.eot_recheck_ms,
-            max_wait_ms: c.max_wait_ms,
-            barge_in_ms: c.barge_in_ms,
-            backchannels: c.backchannels,
-            instructions: c.instructions,
-            max_reply_tokens: c.max_reply_tokens as u32,
-            primary_speaker: c.primary_speaker,
-            speaker_similarity: c.speaker_similarity,
-            reply_model: "slow".into(),
+impl PipelineKind {
+    /// The value's spelling in the configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PipelineKind::Echo => "echo",
+            PipelineKind::Conversation => "conversation",
         }
     }
 }
 
-/// The models `pipeline.reply_model` accepts.
-pub const REPLY_MODELS: &[&str] = &["fast", "slow"];
+impl std::fmt::Display for PipelineKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
-/// The pipelines `pipeline.kind` accepts.
-pub const PIPELINES: &[&str] = &["echo", "conversation"];
+/// The pipeline each session runs; the conversation's own settings are in [`Config::conversation`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// `echo` or `conversation`.
+    pub kind: PipelineKind,
+    /// Echo pipeline: how long the audio is held before it is sent back (ms).
+    pub echo_delay_ms: u32,
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -193,7 +173,18 @@ pub struct LogConfig {
     /// One of error, warn, info, debug, trace (or a full `tracing` filter such as `parley_web=debug`).
     pub level: String,
     /// `text` or `json`.
-    pub format: String,
+    pub format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 impl Default for ServerConfig {
@@ -210,7 +201,7 @@ impl Default for ModelsConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { level: "info".into(), format: "text".into() }
+        Self { level: "info".into(), format: LogFormat::Text }
     }
 }
 
@@ -234,48 +225,45 @@ pub struct Sources {
 const ENV_ALIASES: &[(&str, &str)] = &[("PARLEY_MODELS", "models.dir"), ("PARLEY_PYTHON", "models.python")];
 
 const LOG_LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace"];
-const LOG_FORMATS: &[&str] = &["text", "json"];
 
 impl Config {
     /// Layers defaults, file, environment and overrides, then validates.
     pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
-        let defaults = Value::try_from(Config::default()).expect("defaults serialise");
-        let Value::Table(defaults) = defaults else { unreachable!("a struct serialises to a table") };
+        let defaults = Config::default().to_table();
+        let keys = leaf_keys(&defaults, "");
         let mut merged = defaults.clone();
-
         if let Some(path) = &sources.file {
+            let origin = path.display().to_string();
             let text = std::fs::read_to_string(path)
-                .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
+                .map_err(|e| ConfigError(format!("cannot read config file {origin}: {e}")))?;
             let file: Table =
-                toml::from_str(&text).map_err(|e| ConfigError(format!("{} is not valid TOML: {e}", path.display())))?;
-            merge(&mut merged, file, "", &defaults, &path.display().to_string())?;
+                toml::from_str(&text).map_err(|e| ConfigError(format!("{origin} is not valid TOML: {e}")))?;
+            let mut leaves = Vec::new();
+            flatten(file, "", &mut leaves);
+            for (key, value) in leaves {
+                set(&mut merged, &defaults, &key, Given::Toml(value), &origin)?;
+            }
         }
-
-        let leaves = leaf_keys(&defaults, "");
-        for (name, value) in &sources.env {
-            let key = ENV_ALIASES
-                .iter()
-                .find(|(alias, _)| alias == name)
-                .map(|(_, key)| key.to_string())
-                .or_else(|| leaves.iter().find(|k| env_name(k) == *name).cloned());
-            if let Some(key) = key {
-                set_key(&mut merged, &defaults, &key, value, &format!("environment variable {name}"))?;
-            } else if name.starts_with("PARLEY_") && !is_known_other_env(name) {
-                tracing::warn!(
+        for (name, raw) in &sources.env {
+            let alias = ENV_ALIASES.iter().find(|(alias, _)| alias == name).map(|(_, key)| key.to_string());
+            match alias.or_else(|| keys.iter().find(|k| env_name(k) == *name).cloned()) {
+                Some(key) => {
+                    set(&mut merged, &defaults, &key, Given::Text(raw), &format!("environment variable {name}"))?
+                }
+                None if name.starts_with("PARLEY_") && !is_known_other_env(name) => tracing::warn!(
                     "ignoring environment variable {name}: not a config key (keys: {})",
-                    leaves.iter().map(|k| env_name(k)).collect::<Vec<_>>().join(", ")
-                );
+                    keys.iter().map(|k| env_name(k)).collect::<Vec<_>>().join(", ")
+                ),
+                None => {}
             }
         }
-        for (key, value) in &sources.overrides {
-            if !leaves.contains(key) {
-                return Err(ConfigError(format!("unknown key `{key}` in --set; known keys: {}", leaves.join(", "))));
+        for (key, raw) in &sources.overrides {
+            if !keys.contains(key) {
+                return Err(ConfigError(format!("unknown key `{key}` in --set; known keys: {}", keys.join(", "))));
             }
-            set_key(&mut merged, &defaults, key, value, "the command line")?;
+            set(&mut merged, &defaults, key, Given::Text(raw), "the command line")?;
         }
-
-        let config: Config =
-            Value::Table(merged).try_into().map_err(|e: toml::de::Error| ConfigError(e.to_string()))?;
+        let config: Config = serde_path_to_error::deserialize(Value::Table(merged)).map_err(refused)?;
         config.validate()?;
         Ok(config)
     }
@@ -298,13 +286,6 @@ impl Config {
                 LOG_LEVELS.join(", ")
             )));
         }
-        if !LOG_FORMATS.contains(&self.log.format.as_str()) {
-            return Err(ConfigError(format!(
-                "`log.format` = \"{}\" is not allowed; use one of {}",
-                self.log.format,
-                LOG_FORMATS.join(", ")
-            )));
-        }
         let e = &self.engine;
         for (key, value) in [
             ("engine.max_batch", e.max_batch),
@@ -315,13 +296,6 @@ impl Config {
             if value == 0 {
                 return Err(ConfigError(format!("`{key}` must be at least 1")));
             }
-        }
-        if !PIPELINES.contains(&self.pipeline.kind.as_str()) {
-            return Err(ConfigError(format!(
-                "`pipeline.kind` = \"{}\" is not allowed; use one of {}",
-                self.pipeline.kind,
-                PIPELINES.join(", ")
-            )));
         }
         for ip in &self.webrtc.ice_ips {
             if ip.parse::<std::net::IpAddr>().is_err() {
@@ -338,29 +312,7 @@ impl Config {
         if !(1..=25).contains(&w.jitter_packets) {
             return Err(ConfigError("`webrtc.jitter_packets` must be between 1 and 25".into()));
         }
-        let p = &self.pipeline;
-        if !(0.0..=1.0).contains(&p.eot_threshold) {
-            return Err(ConfigError("`pipeline.eot_threshold` must be between 0 and 1".into()));
-        }
-        if p.max_wait_ms <= p.pause_ms {
-            return Err(ConfigError(format!(
-                "`pipeline.max_wait_ms` ({}) must be longer than `pipeline.pause_ms` ({})",
-                p.max_wait_ms, p.pause_ms
-            )));
-        }
-        if p.max_reply_tokens == 0 {
-            return Err(ConfigError("`pipeline.max_reply_tokens` must be at least 1".into()));
-        }
-        if !REPLY_MODELS.contains(&p.reply_model.as_str()) {
-            return Err(ConfigError(format!(
-                "`pipeline.reply_model` = \"{}\" is not allowed; use one of {}",
-                p.reply_model,
-                REPLY_MODELS.join(", ")
-            )));
-        }
-        if !(-1.0..=1.0).contains(&p.speaker_similarity) {
-            return Err(ConfigError("`pipeline.speaker_similarity` must be between -1 and 1".into()));
-        }
+        self.conversation.validate().map_err(ConfigError)?;
         if self.models.python.trim().is_empty() {
             return Err(ConfigError("`models.python` must name a Python interpreter, e.g. python3".into()));
         }
@@ -389,31 +341,13 @@ impl Config {
         let e = &self.engine;
         parley_models::engine::EngineOptions {
             max_sessions: self.server.max_sessions as usize,
-            slow_model: e.slow_model || self.pipeline.reply_model == "slow",
+            slow_model: e.slow_model || self.conversation.reply_model == ReplyModel::Slow,
             token_budget: e.token_budget as usize,
             max_batch: e.max_batch as usize,
             cached_sessions: e.cached_sessions as usize,
             cached_kv_bytes: e.kv_cache_mb as usize * (1 << 20),
             slow_max_yield: std::time::Duration::from_millis(e.slow_max_yield_ms as u64),
             queue: e.queue as usize,
-            ..Default::default()
-        }
-    }
-
-    /// The conversation core's settings from `pipeline.*`.
-    pub fn conversation_config(&self) -> parley_pipeline::conversation::ConversationConfig {
-        let p = &self.pipeline;
-        parley_pipeline::conversation::ConversationConfig {
-            pause_ms: p.pause_ms,
-            eot_threshold: p.eot_threshold,
-            eot_recheck_ms: p.eot_recheck_ms,
-            max_wait_ms: p.max_wait_ms,
-            barge_in_ms: p.barge_in_ms,
-            backchannels: p.backchannels.clone(),
-            instructions: p.instructions.clone(),
-            max_reply_tokens: p.max_reply_tokens as usize,
-            primary_speaker: p.primary_speaker,
-            speaker_similarity: p.speaker_similarity,
             ..Default::default()
         }
     }
@@ -453,6 +387,12 @@ impl Config {
         toml::to_string_pretty(self).expect("config serialises")
     }
 
+    /// Every key as a TOML table.
+    fn to_table(&self) -> Table {
+        let Ok(Value::Table(table)) = Value::try_from(self) else { unreachable!("a struct serialises to a table") };
+        table
+    }
+
     /// Loads from an explicit file path, for tests and tools.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
         Config::load(&Sources { file: Some(path.to_path_buf()), ..Default::default() })
@@ -466,9 +406,10 @@ pub fn env_name(key: &str) -> String {
 
 /// Variables that parley reads elsewhere and must not warn about.
 fn is_known_other_env(name: &str) -> bool {
-    matches!(name, "PARLEY_LOG")
+    matches!(name, "PARLEY_LOG" | "PARLEY_CONFIG")
 }
 
+/// Every leaf key of `table` (`server.port`, ...).
 fn leaf_keys(table: &Table, prefix: &str) -> Vec<String> {
     let mut keys = Vec::new();
     for (k, v) in table {
@@ -481,39 +422,93 @@ fn leaf_keys(table: &Table, prefix: &str) -> Vec<String> {
     keys
 }
 
-/// Merges a file's table into `into`, rejecting unknown keys and values of the wrong type by name.
-fn merge(into: &mut Table, from: Table, prefix: &str, defaults: &Table, origin: &str) -> Result<(), ConfigError> {
-    for (k, v) in from {
-        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-        let Some(default) = defaults.get(&k) else {
-            let allowed: Vec<String> = defaults.keys().map(|d| format!("`{d}`")).collect();
-            let place = if prefix.is_empty() { "at the top level".to_string() } else { format!("in [{prefix}]") };
-            return Err(ConfigError(format!("{origin}: unknown key `{key}` {place}; allowed: {}", allowed.join(", "))));
+/// A file's table as (key path, value) pairs; an empty table stays as itself, so that an unknown one is
+/// still refused.
+fn flatten(table: Table, prefix: &str, into: &mut Vec<(String, Value)>) {
+    for (k, v) in table {
+        let key = if prefix.is_empty() { k } else { format!("{prefix}.{k}") };
+        match v {
+            Value::Table(t) if !t.is_empty() => flatten(t, &key, into),
+            v => into.push((key, v)),
+        }
+    }
+}
+
+/// A value from a TOML file, or text from the environment or the command line.
+enum Given<'a> {
+    Toml(Value),
+    Text(&'a str),
+}
+
+/// Sets `key` in `root`, refusing unknown keys and values of the wrong type by name. Text is parsed with
+/// the type of the default value; a list is TOML (`["a", "b"]`), comma-separated, or else space-separated.
+fn set(root: &mut Table, defaults: &Table, key: &str, given: Given, origin: &str) -> Result<(), ConfigError> {
+    let parts: Vec<&str> = key.split('.').collect();
+    let (mut table, mut dtable) = (root, defaults);
+    let mut default = None;
+    for (i, part) in parts.iter().enumerate() {
+        let Some(d) = dtable.get(*part) else {
+            let place = if i == 0 { "at the top level".to_string() } else { format!("in [{}]", parts[..i].join(".")) };
+            let allowed: Vec<String> = dtable.keys().map(|d| format!("`{d}`")).collect();
+            let moved = leaf_keys(defaults, "").into_iter().find(|k| k.rsplit('.').next() == parts.last().copied());
+            let hint = moved.map(|k| format!(" (did you mean `{k}`?)")).unwrap_or_default();
+            return Err(ConfigError(format!(
+                "{origin}: unknown key `{key}` {place}; allowed: {}{hint}",
+                allowed.join(", ")
+            )));
         };
-        match (default, v) {
-            (Value::Table(d), Value::Table(t)) => {
-                let Some(Value::Table(slot)) = into.get_mut(&k) else { unreachable!("defaults are merged first") };
-                merge(slot, t, &key, d, origin)?;
-            }
-            (Value::Table(_), other) => {
-                return Err(ConfigError(format!(
-                    "{origin}: `{key}` must be a table ([{key}]), not {}",
-                    other.type_str()
-                )));
-            }
-            (d, v) if d.same_type(&v) => {
-                into.insert(k, v);
-            }
-            (d, v) => {
-                return Err(ConfigError(format!(
-                    "{origin}: `{key}` must be {}, not {} ({v})",
-                    describe(d),
-                    v.type_str()
-                )));
+        default = Some(d);
+        if i + 1 < parts.len() {
+            match (d, table.get_mut(*part)) {
+                (Value::Table(d), Some(Value::Table(t))) => (dtable, table) = (d, t),
+                _ => return Err(ConfigError(format!("{origin}: unknown key `{key}`"))),
             }
         }
     }
+    let value = match (default.expect("a key has a part"), given) {
+        (Value::Table(_), Given::Toml(Value::Table(t))) if t.is_empty() => return Ok(()),
+        (Value::Table(_), Given::Toml(v)) => {
+            return Err(ConfigError(format!("{origin}: `{key}` must be a table ([{key}]), not {}", v.type_str())));
+        }
+        (Value::Float(_), Given::Toml(Value::Integer(n))) => Value::Float(n as f64),
+        (d, Given::Toml(v)) if d.same_type(&v) => v,
+        (d, Given::Toml(v)) => {
+            return Err(ConfigError(format!("{origin}: `{key}` must be {}, not {} ({v})", describe(d), v.type_str())));
+        }
+        (d, Given::Text(raw)) => parse(d, raw)
+            .ok_or_else(|| ConfigError(format!("{origin}: `{key}` must be {}, got \"{raw}\"", describe(d))))?,
+    };
+    table.insert(parts[parts.len() - 1].to_string(), value);
     Ok(())
+}
+
+/// `raw` as a value of `default`'s type.
+fn parse(default: &Value, raw: &str) -> Option<Value> {
+    let text = raw.trim();
+    Some(match default {
+        Value::String(_) => Value::String(raw.to_string()),
+        Value::Integer(_) => Value::Integer(text.parse().ok()?),
+        Value::Float(_) => Value::Float(text.parse().ok()?),
+        Value::Boolean(_) => Value::Boolean(match text {
+            "true" | "1" | "yes" => true,
+            "false" | "0" | "no" => false,
+            _ => return None,
+        }),
+        Value::Array(_) if text.starts_with('[') => {
+            toml::from_str::<Table>(&format!("v = {text}")).ok()?.remove("v").filter(|v| v.is_array())?
+        }
+        Value::Array(_) => {
+            let separator = |c: char| if text.contains(',') { c == ',' } else { c.is_whitespace() };
+            Value::Array(
+                text.split(separator)
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| Value::String(s.into()))
+                    .collect(),
+            )
+        }
+        _ => return None,
+    })
 }
 
 fn describe(v: &Value) -> &'static str {
@@ -527,43 +522,18 @@ fn describe(v: &Value) -> &'static str {
     }
 }
 
-/// Sets `key` from a string, parsed according to the default's type.
-fn set_key(root: &mut Table, defaults: &Table, key: &str, raw: &str, origin: &str) -> Result<(), ConfigError> {
-    let mut parts: Vec<&str> = key.split('.').collect();
-    let last = parts.pop().expect("non-empty key");
-    let mut table = root;
-    let mut dtable = defaults;
-    for p in parts {
-        table = match table.get_mut(p) {
-            Some(Value::Table(t)) => t,
-            _ => return Err(ConfigError(format!("unknown key `{key}`"))),
-        };
-        dtable = match dtable.get(p) {
-            Some(Value::Table(t)) => t,
-            _ => return Err(ConfigError(format!("unknown key `{key}`"))),
-        };
+/// A value the typed configuration refused, by key; an unknown enum value lists the allowed ones.
+fn refused(e: serde_path_to_error::Error<toml::de::Error>) -> ConfigError {
+    let key = e.path().to_string();
+    let message = e.inner().message();
+    let variant = message.strip_prefix("unknown variant `").and_then(|rest| rest.split_once("`, expected "));
+    match variant {
+        Some((value, expected)) => {
+            let allowed = expected.trim_start_matches("one of ").replace(" or ", ", ").replace('`', "");
+            ConfigError(format!("`{key}` = \"{value}\" is not allowed; use one of {allowed}"))
+        }
+        None => ConfigError(format!("`{key}`: {message}")),
     }
-    let default = dtable.get(last).ok_or_else(|| ConfigError(format!("unknown key `{key}`")))?;
-    let bad = || ConfigError(format!("{origin}: `{key}` must be {}, got \"{raw}\"", describe(default)));
-    let value = match default {
-        Value::String(_) => Value::String(raw.to_string()),
-        Value::Integer(_) => Value::Integer(raw.trim().parse().map_err(|_| bad())?),
-        Value::Float(_) => Value::Float(raw.trim().parse().map_err(|_| bad())?),
-        Value::Boolean(_) => Value::Boolean(match raw.trim() {
-            "true" | "1" | "yes" => true,
-            "false" | "0" | "no" => false,
-            _ => return Err(bad()),
-        }),
-        Value::Array(_) => Value::Array(
-            raw.split(|c: char| c.is_whitespace() || c == ',')
-                .filter(|s| !s.is_empty())
-                .map(|s| Value::String(s.to_string()))
-                .collect(),
-        ),
-        _ => return Err(bad()),
-    };
-    table.insert(last.to_string(), value);
-    Ok(())
 }
 
 #[cfg(test)]
@@ -623,8 +593,84 @@ mod tests {
     }
 
     #[test]
+    fn enum_values_are_checked_by_name() {
+        let e = load(None, &[], &[("pipeline.kind", "x")]).unwrap_err().to_string();
+        assert!(e.contains("`pipeline.kind` = \"x\" is not allowed; use one of echo, conversation"), "{e}");
+        let e = load(Some("[conversation]\nreply_model = \"medium\"\n"), &[], &[]).unwrap_err().to_string();
+        assert!(e.contains("`conversation.reply_model` = \"medium\" is not allowed; use one of fast, slow"), "{e}");
+        let e = load(None, &[("PARLEY_LOG_FORMAT", "xml")], &[]).unwrap_err().to_string();
+        assert!(e.contains("`log.format` = \"xml\" is not allowed; use one of text, json"), "{e}");
+        let c = load(None, &[("PARLEY_LOG_FORMAT", "json")], &[("pipeline.kind", "echo")]).unwrap();
+        assert_eq!((c.log.format, c.pipeline.kind), (LogFormat::Json, PipelineKind::Echo));
+    }
+
+    #[test]
+    fn conversation_settings_are_one_section() {
+        let file = "[conversation]\npause_ms = 250\nvad_start = 0.6\nreply_model = \"fast\"\necho_gate = false\n";
+        let c = load(Some(file), &[("PARLEY_CONVERSATION_PAUSE_MS", "300")], &[]).unwrap();
+        assert_eq!(
+            c.conversation,
+            ConversationConfig {
+                pause_ms: 300,
+                vad_start: 0.6,
+                reply_model: ReplyModel::Fast,
+                echo_gate: false,
+                ..Default::default()
+            }
+        );
+        assert!(!c.engine_options().slow_model, "the fast reply model alone");
+        assert!(Config::default().engine_options().slow_model, "the slow reply model needs the slow LLM");
+        let c =
+            load(None, &[], &[("conversation.backchannels", "mm, i see"), ("conversation.vad_stop", "0.2")]).unwrap();
+        assert_eq!(c.conversation.backchannels, vec!["mm", "i see"]);
+        assert_eq!(c.conversation.vad_stop, 0.2);
+        let c = load(None, &[("PARLEY_CONVERSATION_BACKCHANNELS", r#"["a, b", "c"]"#)], &[]).unwrap();
+        assert_eq!(c.conversation.backchannels, vec!["a, b", "c"]);
+        // An integer where a number is wanted is fine.
+        let c = load(Some("[conversation]\neot_threshold = 1\n"), &[], &[]).unwrap();
+        assert_eq!(c.conversation.eot_threshold, 1.0);
+    }
+
+    #[test]
+    fn conversation_keys_are_refused_in_pipeline_and_checked() {
+        let e = load(Some("[pipeline]\npause_ms = 250\n"), &[], &[]).unwrap_err().to_string();
+        assert!(e.contains("`pipeline.pause_ms`") && e.contains("conversation.pause_ms"), "{e}");
+        let e = load(Some("[conversation]\nhistory = 3\n"), &[], &[]).unwrap_err().to_string();
+        assert!(e.contains("conversation.history") && e.contains("`history_chars`"), "{e}");
+        let e = load(None, &[], &[("conversation.vad_stop", "0.9")]).unwrap_err().to_string();
+        assert!(e.contains("conversation.vad_stop") && e.contains("conversation.vad_start"), "{e}");
+        let e = load(None, &[], &[("conversation.reply_top_p", "0")]).unwrap_err().to_string();
+        assert!(e.contains("conversation.reply_top_p"), "{e}");
+        let e = load(None, &[("PARLEY_CONVERSATION_MAX_REPLY_TOKENS", "-1")], &[]).unwrap_err().to_string();
+        assert!(e.contains("conversation.max_reply_tokens"), "{e}");
+    }
+
+    #[test]
+    fn every_key_has_an_environment_variable() {
+        let defaults = Config::default().to_table();
+        let keys = leaf_keys(&defaults, "");
+        assert!(keys.len() > 50 && keys.contains(&"conversation.echo_gate".to_string()), "{keys:?}");
+        let text = |v: &Value| match v {
+            Value::String(s) => s.clone(),
+            Value::Array(a) => a.iter().map(|s| s.as_str().unwrap().to_string()).collect::<Vec<_>>().join(", "),
+            v => v.to_string(),
+        };
+        // Each key set to its default's text through its variable gives the defaults back.
+        for key in &keys {
+            let mut value = &Value::Table(defaults.clone());
+            for part in key.split('.') {
+                value = &value[part];
+            }
+            let c = load(None, &[(&env_name(key), &text(value))], &[]).unwrap_or_else(|e| panic!("{key}: {e}"));
+            assert_eq!(c, Config::default(), "{key}");
+        }
+        assert_eq!(env_name("conversation.pause_ms"), "PARLEY_CONVERSATION_PAUSE_MS");
+    }
+
+    #[test]
     fn effective_config_round_trips() {
-        let c = load(None, &[], &[("engine.threads", "2")]).unwrap();
+        let c = load(None, &[], &[("engine.threads", "2"), ("conversation.reply_temperature", "0.7")]).unwrap();
+        assert!(c.to_toml().contains("vad_stop = 0.35\n"), "{}", c.to_toml());
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c.toml");
         std::fs::write(&p, c.to_toml()).unwrap();

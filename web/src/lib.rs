@@ -5,18 +5,17 @@
 //! per-session drivers that connect a `parley-media` peer to a `parley-pipeline` core, and the `parley`
 //! commands over the model store and stage models. It holds no pipeline logic.
 
-pub mod bench_asr;
-pub mod bench_engine;
-pub mod bench_llm;
+pub mod app_state;
 pub mod cli;
 pub mod config;
 pub mod conversation_session;
 pub mod echo_session;
-pub mod engine_requests;
+pub mod engine_link;
 pub mod metrics;
 pub mod models_cmd;
 pub mod server;
 pub mod session_lifecycle;
+pub mod session_mailbox;
 pub mod sessions;
 pub mod signaling;
 pub mod stage_cmds;
@@ -72,9 +71,6 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> any
         Command::Transcribe(args) => stage_cmds::transcribe::run(&config, args),
         Command::Say(args) => stage_cmds::say::run(&config, args),
         Command::Chat(args) => stage_cmds::chat::run(&config, args),
-        Command::Bench(cli::BenchCommand::Engine(args)) => bench_engine::run(&config, args),
-        Command::Bench(cli::BenchCommand::Llm(args)) => bench_llm::run(&config, args),
-        Command::Bench(cli::BenchCommand::Asr(args)) => bench_asr::run(&config, args),
     }
 }
 
@@ -84,5 +80,6 @@ fn init_logging(config: &Config) {
     let filter =
         tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if config.log.format == "json" { builder.json().try_init() } else { builder.try_init() };
+    let json = config.log.format == config::LogFormat::Json;
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
 }

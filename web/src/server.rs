@@ -12,18 +12,8 @@ use serde_json::json;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
+use crate::app_state::AppState;
 use crate::config::Config;
-
-/// What handlers share.
-#[derive(Clone)]
-pub struct AppState {
-    pub(crate) config: Arc<Config>,
-    store: Arc<ModelStore>,
-    pub(crate) sessions: Arc<crate::sessions::Sessions>,
-    pub(crate) peer_config: Arc<parley_media::PeerConfig>,
-    /// The shared engine, when the pipeline needs models (`conversation`).
-    pub(crate) engine: Option<parley_models::engine::EngineHandle>,
-}
 
 const INDEX_HTML: &str = include_str!("../static/index.html");
 const APP_JS: &str = include_str!("../static/app.js");
@@ -69,7 +59,8 @@ async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) ->
     let body = json!({
         "status": if complete { "ok" } else { "models_missing" },
         "version": env!("CARGO_PKG_VERSION"),
-        "device": parley_models::Backend::detect().describe(),
+        // Every model runs on the CPU (there is no CUDA backend yet), with these SIMD features.
+        "device": format!("cpu ({})", parley_kernels::CpuFeatures::detect().describe()),
         "threads": state.config.threads(),
         "pipeline": state.config.pipeline.kind,
         "sessions": {"active": state.sessions.active(), "max": state.sessions.max()},
@@ -101,7 +92,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         "parley {} serving",
         env!("CARGO_PKG_VERSION")
     );
-    let engine = if config.pipeline.kind == "conversation" {
+    let engine = if config.pipeline.kind == crate::config::PipelineKind::Conversation {
         let options = config.engine_options();
         let started = std::time::Instant::now();
         tracing::info!("loading the models (the conversation pipeline)...");
