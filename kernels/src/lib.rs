@@ -1,19 +1,22 @@
 //! # parley-kernels
 //!
-//! Owns parley's numeric kernels and quantized formats: quantized matrix-vector and matrix-matrix products,
-//! attention, norms, the mel front end, each with a scalar reference twin, SIMD paths chosen at run time,
-//! and CUDA paths (through cudarc) where a GPU exists. It is the only crate allowed `unsafe` SIMD or CUDA
-//! code and the only one with `cfg` switches for them: callers pick a [`Backend`] value and never write
-//! `cfg` themselves.
+//! Owns parley's numeric kernels and quantized formats: quantized matrix products in ggml's block formats
+//! ([`quant`]), `f16` dense products ([`dense`]), attention, norms and RoPE ([`attention`]), the mel front end
+//! ([`mel`]), and the spinning thread pool they split work over ([`parallel`]). Each kernel has a scalar
+//! reference twin and SIMD paths (AVX2/FMA/F16C, AVX-512 VNNI) chosen at run time from [`CpuFeatures`], so
+//! callers never write `cfg`. Everything runs on the CPU: there is no CUDA backend yet ([`cuda`] is the stub
+//! that says so).
 //!
-//! It knows nothing about models, sessions or async runtimes.
+//! Most of parley's `unsafe` lives here (SIMD intrinsics, raw row pointers inside products, the kernel pool's
+//! type-erased jobs); `docs/architecture.md` lists every site in the workspace. It knows nothing about models,
+//! sessions or async runtimes.
 //!
 //! ```
-//! use parley_kernels::{Backend, cuda};
+//! use parley_kernels::{CpuFeatures, cuda};
 //!
-//! let backend = Backend::detect();
-//! assert!(matches!(backend, Backend::Cpu(_)));
-//! // Without a CUDA build, asking for CUDA is an ordinary error that says why.
+//! // What the kernels will use on this machine, for logs and `/healthz`.
+//! println!("cpu ({})", CpuFeatures::detect().describe());
+//! // There is no CUDA backend: asking for a device is an ordinary error that says so.
 //! assert!(cuda::CudaDevice::open(0).is_err());
 //! ```
 
@@ -28,28 +31,3 @@ pub mod quant;
 mod x86;
 
 pub use cpu::CpuFeatures;
-
-/// Where kernels run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Cpu(CpuFeatures),
-    Cuda { ordinal: usize },
-}
-
-impl Backend {
-    /// The best backend available on this machine: CUDA only when built with it and a device answers.
-    pub fn detect() -> Backend {
-        match cuda::CudaDevice::open(0) {
-            Ok(dev) => Backend::Cuda { ordinal: dev.ordinal() },
-            Err(_) => Backend::Cpu(CpuFeatures::detect()),
-        }
-    }
-
-    /// A short human description, for logs and `/healthz`.
-    pub fn describe(&self) -> String {
-        match self {
-            Backend::Cpu(f) => format!("cpu ({})", f.describe()),
-            Backend::Cuda { ordinal } => format!("cuda:{ordinal}"),
-        }
-    }
-}

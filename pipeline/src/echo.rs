@@ -134,7 +134,9 @@ mod tests {
     use super::*;
 
     fn frame(n: u64, level: f32) -> AudioFrame {
-        AudioFrame::new(16_000, n * 320, (0..320).map(|i| if i % 2 == 0 { level } else { -level }).collect())
+        let len = AudioFrame::PIPELINE_SAMPLES;
+        let samples = (0..len).map(|i| if i % 2 == 0 { level } else { -level }).collect();
+        AudioFrame::new(AudioFrame::PIPELINE_RATE, n * len as u64, samples)
     }
 
     fn drain(p: &mut EchoPipeline) -> Vec<EchoOutput> {

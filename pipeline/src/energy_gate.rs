@@ -1,7 +1,12 @@
 //! A speech gate on signal energy alone, for the echo pipeline (`parley serve --pipeline echo`), which tests the
 //! transport and the harness without models: it turns 16 kHz frames into speech started / stopped events with
-//! hysteresis (a louder threshold to start than to stay on) and minimum durations, so a click does not start
-//! speech and a short pause does not end it. Sans-IO: positions are sample counts of the stream.
+//! the crate's [`Hysteresis`] over each frame's RMS level (a louder threshold to start than to stay on, minimum
+//! durations, [`Onset::Strict`]), so a click does not start speech and a short pause does not end it. Sans-IO:
+//! positions are sample counts of the stream.
+
+use parley_media::AudioFrame;
+
+use crate::hysteresis::{Edge, Hysteresis, HysteresisConfig, Onset};
 
 /// Thresholds and durations.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -17,9 +22,10 @@ pub struct EnergyGateConfig {
 }
 
 impl Default for EnergyGateConfig {
-    /// At 16 kHz: start at −40 dBFS after 60 ms, stop below −50 dBFS after 300 ms.
+    /// At the pipeline's 16 kHz: start at −40 dBFS after 60 ms, stop below −50 dBFS after 300 ms.
     fn default() -> Self {
-        Self { start_dbfs: -40.0, stop_dbfs: -50.0, min_speech: 960, min_silence: 4_800 }
+        let samples = |ms: u64| ms * AudioFrame::PIPELINE_RATE as u64 / 1000;
+        Self { start_dbfs: -40.0, stop_dbfs: -50.0, min_speech: samples(60), min_silence: samples(300) }
     }
 }
 
@@ -35,52 +41,33 @@ pub enum GateEvent {
 /// See the module docs.
 #[derive(Debug, Clone)]
 pub struct EnergyGate {
-    config: EnergyGateConfig,
+    hysteresis: Hysteresis,
     position: u64,
-    speaking: bool,
-    /// Start of the current loud run (while off) or end of the last loud frame (while on).
-    mark: Option<u64>,
 }
 
 impl EnergyGate {
     pub fn new(config: EnergyGateConfig) -> Self {
-        Self { config, position: 0, speaking: false, mark: None }
+        let hysteresis = Hysteresis::new(HysteresisConfig {
+            on: config.start_dbfs,
+            off: config.stop_dbfs,
+            min_on: config.min_speech,
+            min_off: config.min_silence,
+            onset: Onset::Strict,
+        });
+        Self { hysteresis, position: 0 }
     }
 
     pub fn is_speaking(&self) -> bool {
-        self.speaking
+        self.hysteresis.is_on()
     }
 
     /// Feeds one frame (any length); returns the event it completes, if any.
     pub fn push(&mut self, frame: &[f32]) -> Option<GateEvent> {
         let start = self.position;
         self.position += frame.len() as u64;
-        let end = self.position;
-        let level = dbfs(frame);
-        if self.speaking {
-            if level >= self.config.stop_dbfs {
-                self.mark = Some(end);
-                return None;
-            }
-            let last_loud = self.mark.unwrap_or(start);
-            if end - last_loud >= self.config.min_silence {
-                self.speaking = false;
-                self.mark = None;
-                return Some(GateEvent::Stopped { at: last_loud });
-            }
-            None
-        } else {
-            if level < self.config.start_dbfs {
-                self.mark = None;
-                return None;
-            }
-            let first_loud = *self.mark.get_or_insert(start);
-            if end - first_loud >= self.config.min_speech {
-                self.speaking = true;
-                self.mark = Some(end);
-                return Some(GateEvent::Started { at: first_loud });
-            }
-            None
+        match self.hysteresis.push(start, self.position, dbfs(frame))? {
+            Edge::On { start } => Some(GateEvent::Started { at: start }),
+            Edge::Off { held_end, .. } => Some(GateEvent::Stopped { at: held_end }),
         }
     }
 }
@@ -98,7 +85,7 @@ pub fn dbfs(frame: &[f32]) -> f32 {
 mod tests {
     use super::*;
 
-    const FRAME: usize = 320; // 20 ms at 16 kHz
+    const FRAME: usize = AudioFrame::PIPELINE_SAMPLES; // 20 ms
 
     fn tone(amplitude: f32) -> Vec<f32> {
         (0..FRAME).map(|i| (i as f32 * 0.2).sin() * amplitude).collect()

@@ -1,9 +1,10 @@
 //! Whisper tiny.en on the real weights and the golden fixtures: word error rate, timestamps, no text from
 //! noise or silence, streaming final equals offline.
 
-use parley_models::asr::{StreamingTranscriber, WhisperAsr, WhisperBackend, transcribe_speech};
+use parley_models::asr::{StreamingTranscriber, WhisperAsr, WhisperBackend};
 use parley_models::vad::SileroVad;
 use parley_tests::fixtures::{fixture, fixtures, model_store, word_error_rate};
+use parley_web::stage_cmds::transcribe::transcribe_speech;
 
 #[test]
 fn word_error_rate_on_the_fixture_set_is_at_most_10_percent() {

@@ -1,25 +1,48 @@
-//! Fails when a dependency between parley's crates points the wrong way. The allowed arrows are
-//! `kernels ← models ← pipeline ← web`, `media ← pipeline`, `media ← web`; `tests` may use everything and
-//! nothing may use `tests`; `media` never depends on `models` or `kernels`.
+//! Fails when the dependencies between parley's crates differ from the intended graph:
+//!
+//! ```text
+//! kernels ← models ← web
+//! media ← pipeline ← web
+//! media ← web, kernels ← web
+//! tests → everything (nothing depends on tests)
+//! ```
+//!
+//! Each crate's normal dependencies on other workspace crates must be exactly its set below, so both an arrow
+//! the wrong way and an arrow nobody planned (or one left behind after its last use) fail; and every workspace
+//! crate a crate declares must be named (`parley_<name>`) somewhere in its sources. Dev- and build-dependencies
+//! must stay inside the allowed set (a crate may dev-depend on itself, to turn on its own features in tests).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Crate → the parley crates it may depend on (directly).
-fn allowed() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
-    let all = ["parley-kernels", "parley-models", "parley-media", "parley-pipeline", "parley-web"];
+const WORKSPACE: [&str; 6] =
+    ["parley-kernels", "parley-models", "parley-media", "parley-pipeline", "parley-web", "parley-tests"];
+
+/// Crate → exactly the parley crates it depends on as normal dependencies (`None`: any except itself and
+/// `parley-tests`, for the tests crate).
+fn expected() -> BTreeMap<&'static str, Option<BTreeSet<&'static str>>> {
     BTreeMap::from([
-        ("parley-kernels", BTreeSet::new()),
-        ("parley-media", BTreeSet::new()),
-        ("parley-models", BTreeSet::from(["parley-kernels"])),
-        ("parley-pipeline", BTreeSet::from(["parley-models", "parley-media", "parley-kernels"])),
-        ("parley-web", BTreeSet::from(["parley-pipeline", "parley-models", "parley-media", "parley-kernels"])),
-        ("parley-tests", BTreeSet::from(all)),
+        ("parley-kernels", Some(BTreeSet::new())),
+        ("parley-media", Some(BTreeSet::new())),
+        ("parley-models", Some(BTreeSet::from(["parley-kernels"]))),
+        ("parley-pipeline", Some(BTreeSet::from(["parley-media"]))),
+        ("parley-web", Some(BTreeSet::from(["parley-kernels", "parley-models", "parley-media", "parley-pipeline"]))),
+        ("parley-tests", None),
     ])
 }
 
-/// Direct dependencies (all kinds) of each workspace crate on other workspace crates, from `cargo metadata`.
-fn workspace_edges() -> BTreeMap<String, BTreeSet<String>> {
+/// One workspace crate as `cargo metadata` describes it.
+#[derive(Debug, Clone)]
+struct Crate {
+    dir: PathBuf,
+    /// Workspace crates it depends on as normal dependencies.
+    normal: BTreeSet<String>,
+    /// Workspace crates it depends on as dev- or build-dependencies.
+    other: BTreeSet<String>,
+}
+
+fn workspace() -> BTreeMap<String, Crate> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
         .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
@@ -33,29 +56,89 @@ fn workspace_edges() -> BTreeMap<String, BTreeSet<String>> {
     packages
         .iter()
         .map(|p| {
-            let deps = p["dependencies"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|d| d["name"].as_str().unwrap().to_string())
-                .filter(|d| names.contains(d))
-                .collect();
-            (p["name"].as_str().unwrap().to_string(), deps)
+            let manifest = PathBuf::from(p["manifest_path"].as_str().unwrap());
+            let mut krate = Crate {
+                dir: manifest.parent().unwrap().to_path_buf(),
+                normal: BTreeSet::new(),
+                other: BTreeSet::new(),
+            };
+            for d in p["dependencies"].as_array().unwrap() {
+                let name = d["name"].as_str().unwrap().to_string();
+                if !names.contains(&name) {
+                    continue;
+                }
+                if d["kind"].is_null() {
+                    krate.normal.insert(name)
+                } else {
+                    krate.other.insert(name)
+                };
+            }
+            (p["name"].as_str().unwrap().to_string(), krate)
         })
         .collect()
 }
 
-fn violations(edges: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
-    let allowed = allowed();
+/// Arrows that differ from [`expected`].
+fn violations(crates: &BTreeMap<String, Crate>) -> Vec<String> {
+    let expected = expected();
     let mut bad = Vec::new();
-    for (krate, deps) in edges {
-        let Some(ok) = allowed.get(krate.as_str()) else {
-            bad.push(format!("{krate} is a workspace crate with no rule; add it to the allowed map"));
+    for (name, krate) in crates {
+        let Some(rule) = expected.get(name.as_str()) else {
+            bad.push(format!("{name} is a workspace crate with no rule; add it to the expected map"));
             continue;
         };
-        for dep in deps {
-            if !ok.contains(dep.as_str()) {
-                bad.push(format!("{krate} must not depend on {dep}"));
+        let allowed: BTreeSet<&str> = match rule {
+            Some(set) => set.clone(),
+            None => WORKSPACE.iter().copied().filter(|c| c != name && *c != "parley-tests").collect(),
+        };
+        for dep in &krate.normal {
+            if !allowed.contains(dep.as_str()) {
+                bad.push(format!("{name} must not depend on {dep}"));
+            }
+        }
+        if let Some(set) = rule {
+            for dep in set {
+                if !krate.normal.contains(*dep) {
+                    bad.push(format!("{name} should depend on {dep} (update the expected map if that changed)"));
+                }
+            }
+        }
+        for dep in &krate.other {
+            if dep != name && !allowed.contains(dep.as_str()) {
+                bad.push(format!("{name} must not dev- or build-depend on {dep}"));
+            }
+        }
+    }
+    bad
+}
+
+/// Every `.rs` file under `dir`.
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// Declared normal dependencies on workspace crates that no source file of the crate names. Sources are
+/// `src/` (and, for the tests crate, whose integration tests are its purpose, `tests/` too).
+fn unused(crates: &BTreeMap<String, Crate>) -> Vec<String> {
+    let mut bad = Vec::new();
+    for (name, krate) in crates {
+        let mut files = Vec::new();
+        rust_files(&krate.dir.join("src"), &mut files);
+        if name == "parley-tests" {
+            rust_files(&krate.dir.join("tests"), &mut files);
+        }
+        let text: String = files.iter().map(|f| std::fs::read_to_string(f).unwrap_or_default()).collect();
+        for dep in &krate.normal {
+            if !text.contains(&dep.replace('-', "_")) {
+                bad.push(format!("{name} declares {dep} but never names {} in its sources", dep.replace('-', "_")));
             }
         }
     }
@@ -63,21 +146,49 @@ fn violations(edges: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
 }
 
 #[test]
-fn crate_dependencies_point_the_right_way() {
-    let edges = workspace_edges();
-    for krate in allowed().keys() {
-        assert!(edges.contains_key(*krate), "workspace has no {krate}");
+fn crate_dependencies_are_exactly_the_intended_graph() {
+    let crates = workspace();
+    for krate in WORKSPACE {
+        assert!(crates.contains_key(krate), "workspace has no {krate}");
     }
-    let bad = violations(&edges);
-    assert!(bad.is_empty(), "wrong-way dependencies:\n{}", bad.join("\n"));
+    let bad = violations(&crates);
+    assert!(bad.is_empty(), "dependencies differ from the intended graph:\n{}", bad.join("\n"));
 }
 
 #[test]
-fn the_check_catches_a_wrong_arrow() {
-    let mut edges = workspace_edges();
-    edges.get_mut("parley-media").unwrap().insert("parley-models".into());
-    edges.get_mut("parley-kernels").unwrap().insert("parley-pipeline".into());
-    let bad = violations(&edges);
-    assert!(bad.contains(&"parley-media must not depend on parley-models".to_string()), "{bad:?}");
-    assert!(bad.contains(&"parley-kernels must not depend on parley-pipeline".to_string()), "{bad:?}");
+fn every_declared_workspace_dependency_is_used() {
+    let bad = unused(&workspace());
+    assert!(bad.is_empty(), "unused workspace dependencies:\n{}", bad.join("\n"));
+}
+
+#[test]
+fn the_check_catches_wrong_missing_and_unplanned_arrows() {
+    let mut crates = workspace();
+    crates.get_mut("parley-media").unwrap().normal.insert("parley-models".into());
+    crates.get_mut("parley-kernels").unwrap().normal.insert("parley-pipeline".into());
+    // The right direction, but not planned: pipeline decides speech without the models.
+    crates.get_mut("parley-pipeline").unwrap().normal.insert("parley-models".into());
+    crates.get_mut("parley-models").unwrap().normal.remove("parley-kernels");
+    crates.get_mut("parley-tests").unwrap().normal.insert("parley-tests".into());
+    crates.get_mut("parley-media").unwrap().other.insert("parley-pipeline".into());
+    let bad = violations(&crates);
+    for expected in [
+        "parley-media must not depend on parley-models",
+        "parley-kernels must not depend on parley-pipeline",
+        "parley-pipeline must not depend on parley-models",
+        "parley-models should depend on parley-kernels (update the expected map if that changed)",
+        "parley-tests must not depend on parley-tests",
+        "parley-media must not dev- or build-depend on parley-pipeline",
+    ] {
+        assert!(bad.contains(&expected.to_string()), "missing {expected:?} in {bad:?}");
+    }
+}
+
+#[test]
+fn the_check_catches_a_declared_but_unused_dependency() {
+    let mut crates = workspace();
+    // parley-media's sources never name parley_kernels.
+    crates.get_mut("parley-media").unwrap().normal.insert("parley-kernels".into());
+    let bad = unused(&crates);
+    assert_eq!(bad, ["parley-media declares parley-kernels but never names parley_kernels in its sources"]);
 }

@@ -2,7 +2,8 @@
 
 use parley_models::speaker::SpeakerEmbedder;
 use parley_models::turn::SmartTurn;
-use parley_models::vad::{CHUNK_SAMPLES, SileroVad, VadConfig, VadStream, segments_from_probabilities};
+use parley_models::vad::{CHUNK_SAMPLES, SileroVad, VadStream};
+use parley_pipeline::vad_segmenter::{VadConfig, segments_from_probabilities};
 use parley_tests::fixtures::{fixture, fixtures, model_store};
 
 #[test]

@@ -1,5 +1,5 @@
 //! candle-transformers' own quantized llama / qwen2 models, unchanged: the reference our transformer is
-//! checked against (greedy tokens) and compared with (`parley bench llm --backend candle`). One sequence at a
+//! checked against (greedy tokens) and compared with (`parley-bench llm --backend candle`). One sequence at a
 //! time; the KV cache lives inside the model, so `&mut self`.
 
 use std::path::Path;

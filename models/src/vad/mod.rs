@@ -1,9 +1,8 @@
-//! Voice activity detection: [`SileroVad`] (Silero v6 ONNX, many streams per call) turns 32 ms chunks into
-//! speech probabilities, and [`VadSegmenter`] (sans-IO, counted in samples) turns probabilities into speech
-//! segments with hysteresis, minimum durations and padding.
+//! Voice activity detection: [`SileroVad`] (Silero v6 ONNX, many streams per call) turns 32 ms chunks
+//! ([`CHUNK_SAMPLES`] at [`SAMPLE_RATE`]) into speech probabilities. What counts as speech — the hysteresis
+//! over those probabilities, segments, pauses — is decided in `parley-pipeline` (`vad_segmenter`, the
+//! conversation's `SpeechDetector`).
 
-mod segmenter;
 mod silero;
 
-pub use segmenter::{SpeechSegment, VadConfig, VadEvent, VadSegmenter, segments_from_probabilities};
 pub use silero::{CHUNK_SAMPLES, CONTEXT_SAMPLES, ChunkProbability, SAMPLE_RATE, SileroVad, VadStream};

@@ -9,10 +9,11 @@ use crate::stage_error::StageError;
 use crate::store::ModelStore;
 
 const MODEL: &str = "silero-vad";
-/// New samples per chunk (32 ms at 16 kHz).
+/// New samples per chunk (32 ms at [`SAMPLE_RATE`]).
 pub const CHUNK_SAMPLES: usize = 512;
 /// Samples of the previous chunk the model sees again.
 pub const CONTEXT_SAMPLES: usize = 64;
+/// The rate the model takes.
 pub const SAMPLE_RATE: u32 = 16_000;
 const STATE: usize = 2 * 128;
 
@@ -157,7 +158,8 @@ impl SileroVad {
         Ok(out)
     }
 
-    /// Probability per 512-sample chunk of a whole 16 kHz buffer (a trailing partial chunk is zero-padded).
+    /// Probability per chunk ([`CHUNK_SAMPLES`]) of a whole buffer at [`SAMPLE_RATE`] (a trailing partial chunk is
+    /// zero-padded).
     pub fn probabilities(&mut self, samples: &[f32]) -> Result<Vec<f32>, StageError> {
         let mut stream = VadStream::new();
         let mut padded = samples.to_vec();

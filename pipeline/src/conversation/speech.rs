@@ -1,11 +1,13 @@
-//! Speech from VAD probabilities, sans-IO in samples: hysteresis (a higher probability to start than to stay
-//! on), a minimum speech length to start, and a pause once silence has lasted
-//! [`ConversationConfig::pause_ms`]; speech after a pause is "resumed", so the turn logic decides what a pause
-//! means.
+//! Speech from VAD probabilities, sans-IO in samples: the crate's [`Hysteresis`] (a higher probability to start
+//! than to stay on, a minimum speech length to start, with [`Onset::Strict`]), where silence lasting
+//! [`ConversationConfig::pause_ms`] is a pause rather than an end; speech after a pause is "resumed" (at the
+//! first chunk at the start threshold, with no minimum length), so the turn logic decides what a pause means.
+
+use parley_media::AudioFrame;
 
 use super::ConversationConfig;
-
-const RATE: u64 = 16_000;
+use crate::VAD_CHUNK_SAMPLES;
+use crate::hysteresis::{Edge, Hysteresis, HysteresisConfig, Onset};
 
 /// A change the turn logic acts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,75 +23,55 @@ pub enum SpeechEvent {
 /// See the module docs.
 #[derive(Debug, Clone)]
 pub struct SpeechDetector {
-    start: f32,
-    stop: f32,
+    hysteresis: Hysteresis,
     min_speech: u64,
-    pause: u64,
-    speaking: bool,
+    /// Off in the hysteresis, but still this speech (until resumed or reset).
     paused: bool,
-    run_start: Option<u64>,
-    last_speech_end: u64,
-    chunk: u64,
 }
 
 impl SpeechDetector {
     pub fn new(config: &ConversationConfig) -> Self {
-        Self {
-            start: config.vad_start,
-            stop: config.vad_stop,
-            min_speech: config.min_speech_ms as u64 * RATE / 1000,
-            pause: config.pause_ms as u64 * RATE / 1000,
-            speaking: false,
-            paused: false,
-            run_start: None,
-            last_speech_end: 0,
-            chunk: 512,
-        }
+        let samples = |ms: u32| ms as u64 * AudioFrame::PIPELINE_RATE as u64 / 1000;
+        let min_speech = samples(config.min_speech_ms);
+        let hysteresis = Hysteresis::new(HysteresisConfig {
+            on: config.vad_start,
+            off: config.vad_stop,
+            min_on: min_speech,
+            min_off: samples(config.pause_ms),
+            onset: Onset::Strict,
+        });
+        Self { hysteresis, min_speech, paused: false }
     }
 
     /// Whether speech is on (including a pause not yet resolved).
     pub fn in_speech(&self) -> bool {
-        self.speaking
+        self.hysteresis.is_on() || self.paused
     }
 
-    /// Takes the probability of the chunk ending at `end`.
+    /// Takes the probability of the chunk (of [`VAD_CHUNK_SAMPLES`]) ending at `end`.
     pub fn push(&mut self, end: u64, probability: f32) -> Option<SpeechEvent> {
-        let start = end.saturating_sub(self.chunk);
-        if !self.speaking {
-            if probability < self.start {
-                self.run_start = None;
-                return None;
-            }
-            let first = *self.run_start.get_or_insert(start);
-            if end - first >= self.min_speech {
-                self.speaking = true;
+        let start = end.saturating_sub(VAD_CHUNK_SAMPLES);
+        match self.hysteresis.push(start, end, probability)? {
+            Edge::On { start } if !self.paused => Some(SpeechEvent::Started { at: start }),
+            Edge::On { .. } => {
                 self.paused = false;
-                self.last_speech_end = end;
-                return Some(SpeechEvent::Started { at: first });
+                self.hysteresis.set_min_on(self.min_speech);
+                Some(SpeechEvent::Resumed)
             }
-            return None;
-        }
-        let threshold = if self.paused { self.start } else { self.stop };
-        if probability >= threshold {
-            self.last_speech_end = end;
-            if self.paused {
-                self.paused = false;
-                return Some(SpeechEvent::Resumed);
+            Edge::Off { held_end, .. } => {
+                // A pause, not an end: resuming needs one chunk at the start threshold, not `min_speech`.
+                self.paused = true;
+                self.hysteresis.set_min_on(0);
+                Some(SpeechEvent::Paused { at: held_end })
             }
-            return None;
         }
-        if !self.paused && end - self.last_speech_end >= self.pause {
-            self.paused = true;
-            return Some(SpeechEvent::Paused { at: self.last_speech_end });
-        }
-        None
     }
 
     /// The turn is over (or the speech ignored): start afresh.
     pub fn reset(&mut self) {
-        self.speaking = false;
+        self.hysteresis.reset();
+        self.hysteresis.set_min_on(self.min_speech);
         self.paused = false;
-        self.run_start = None;
     }
 }
 
@@ -102,7 +84,7 @@ mod tests {
             .iter()
             .enumerate()
             .filter_map(|(i, &p)| {
-                let end = (from_chunk + i as u64 + 1) * 512;
+                let end = (from_chunk + i as u64 + 1) * VAD_CHUNK_SAMPLES;
                 d.push(end, p).map(|e| (end, e))
             })
             .collect()
@@ -120,9 +102,9 @@ mod tests {
         assert_eq!(
             events,
             vec![
-                (5 * 512, SpeechEvent::Started { at: 512 }),
-                (17 * 512, SpeechEvent::Paused { at: 10 * 512 }),
-                (19 * 512, SpeechEvent::Resumed),
+                (5 * VAD_CHUNK_SAMPLES, SpeechEvent::Started { at: VAD_CHUNK_SAMPLES }),
+                (17 * VAD_CHUNK_SAMPLES, SpeechEvent::Paused { at: 10 * VAD_CHUNK_SAMPLES }),
+                (19 * VAD_CHUNK_SAMPLES, SpeechEvent::Resumed),
             ]
         );
     }

@@ -5,8 +5,10 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use parley_models::asr::{WhisperAsr, transcribe_speech};
-use parley_models::vad::SileroVad;
+use parley_models::asr::{Transcript, WhisperAsr};
+use parley_models::stage_error::StageError;
+use parley_models::vad::{CHUNK_SAMPLES, SileroVad};
+use parley_pipeline::vad_segmenter::{VadConfig, segments_from_probabilities};
 
 use crate::config::Config;
 
@@ -53,4 +55,15 @@ pub fn run(config: &Config, args: TranscribeArgs) -> anyhow::Result<i32> {
     }
     tracing::info!(audio_ms, decode_ms, rtf = decode_ms / audio_ms.max(1.0), "transcribed");
     Ok(0)
+}
+
+/// Transcribes 16 kHz audio if the VAD finds speech in it (a segment by the default segmenter); otherwise
+/// returns an empty transcript, so noise and silence cannot produce hallucinated text.
+pub fn transcribe_speech(asr: &mut WhisperAsr, vad: &mut SileroVad, audio: &[f32]) -> Result<Transcript, StageError> {
+    let probs = vad.probabilities(audio)?;
+    let speech = segments_from_probabilities(&VadConfig::default(), &probs, CHUNK_SAMPLES as u64, audio.len() as u64);
+    if speech.is_empty() {
+        return Ok(Transcript::default());
+    }
+    asr.transcribe(audio)
 }

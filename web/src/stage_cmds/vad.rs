@@ -4,9 +4,14 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use parley_models::vad::{CHUNK_SAMPLES, SileroVad, VadConfig, segments_from_probabilities};
+use parley_models::vad::{CHUNK_SAMPLES, SAMPLE_RATE, SileroVad};
+use parley_pipeline::vad_segmenter::{VadConfig, segments_from_probabilities};
 
 use crate::config::Config;
+
+// The pipeline counts VAD chunks with its own constant (it cannot see the model's); this crate sees both.
+const _: () = assert!(parley_pipeline::VAD_CHUNK_SAMPLES == CHUNK_SAMPLES as u64);
+const _: () = assert!(parley_media::AudioFrame::PIPELINE_RATE == SAMPLE_RATE);
 
 #[derive(Debug, Args)]
 pub struct VadArgs {
@@ -39,11 +44,13 @@ pub fn run(config: &Config, args: VadArgs) -> anyhow::Result<i32> {
     let probs = vad.probabilities(&audio)?;
     if args.probabilities {
         for (i, p) in probs.iter().enumerate() {
-            println!("{}", serde_json::json!({"chunk_ms": i * CHUNK_SAMPLES / 16, "probability": p}));
+            let chunk_ms = (i * CHUNK_SAMPLES) as u64 * 1000 / SAMPLE_RATE as u64;
+            println!("{}", serde_json::json!({"chunk_ms": chunk_ms, "probability": p}));
         }
     }
-    let mut vad_config = VadConfig::from_ms(
-        16_000,
+    // `from_ms` keeps the stop threshold at most the start threshold.
+    let vad_config = VadConfig::from_ms(
+        SAMPLE_RATE,
         args.start_threshold,
         args.stop_threshold,
         args.min_speech_ms,
@@ -51,11 +58,10 @@ pub fn run(config: &Config, args: VadArgs) -> anyhow::Result<i32> {
         args.pad_ms,
         0,
     );
-    vad_config.stop_threshold = vad_config.stop_threshold.min(vad_config.start_threshold);
     let segments = segments_from_probabilities(&vad_config, &probs, CHUNK_SAMPLES as u64, audio.len() as u64);
     for s in &segments {
-        println!("{}", serde_json::json!({"start_ms": s.start_ms(16_000), "end_ms": s.end_ms(16_000)}));
+        println!("{}", serde_json::json!({"start_ms": s.start_ms(SAMPLE_RATE), "end_ms": s.end_ms(SAMPLE_RATE)}));
     }
-    tracing::info!(segments = segments.len(), seconds = audio.len() as f64 / 16e3, "vad done");
+    tracing::info!(segments = segments.len(), seconds = audio.len() as f64 / SAMPLE_RATE as f64, "vad done");
     Ok(0)
 }

@@ -1,11 +1,18 @@
-//! Speech segments from per-chunk speech probabilities, with hysteresis. Sans-IO: it is fed probabilities
-//! with their media time (in samples) and says when speech started and ended; it never reads a clock.
+//! Speech segments of a whole clip from per-chunk VAD probabilities (`parley vad FILE`, the transcription
+//! gate). Sans-IO: it is fed probabilities with their position (in samples) and says when speech started and
+//! ended; it never reads a clock. The decision is the crate's one [`Hysteresis`] rule, with Silero's
+//! [`Onset::Held`] onset; this module adds only what a segment needs around it: padding, the model's hangover
+//! taken back, and segments that never overlap.
 //!
 //! The rule follows Silero's own `get_speech_timestamps`: speech starts when a chunk reaches
 //! `start_threshold`; it ends once probability has stayed below `stop_threshold` for `min_silence`; segments
 //! shorter than `min_speech` are dropped; reported boundaries are widened by `padding`. One difference: the
 //! segment ends where probability last reached `start_threshold`, not where it fell below `stop_threshold` —
 //! the model's probability decays over two or three chunks after the voice stops, and that tail is not speech.
+
+use parley_media::AudioFrame;
+
+use crate::hysteresis::{Edge, Hysteresis, HysteresisConfig, Onset};
 
 /// Segmenter settings, all durations in samples at the VAD's rate.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,9 +34,9 @@ pub struct VadConfig {
 
 impl Default for VadConfig {
     /// Silero's defaults (0.5 / 0.35, 250 ms speech, 30 ms padding before) with 200 ms of silence to end a
-    /// segment and no padding after (see `end_padding_samples`).
+    /// segment and no padding after (see `end_padding_samples`), at the pipeline's rate.
     fn default() -> Self {
-        Self::from_ms(16_000, 0.5, 0.35, 250, 200, 30, 0)
+        Self::from_ms(AudioFrame::PIPELINE_RATE, 0.5, 0.35, 250, 200, 30, 0)
     }
 }
 
@@ -52,6 +59,16 @@ impl VadConfig {
             start_padding_samples: s(pad_before_ms),
             end_padding_samples: s(pad_after_ms),
             hangover_samples: s(32),
+        }
+    }
+
+    fn hysteresis(&self) -> HysteresisConfig {
+        HysteresisConfig {
+            on: self.start_threshold,
+            off: self.stop_threshold,
+            min_on: self.min_speech_samples,
+            min_off: self.min_silence_samples,
+            onset: Onset::Held,
         }
     }
 }
@@ -81,35 +98,19 @@ pub enum VadEvent {
     SpeechEnd(SpeechSegment),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum State {
-    Silence,
-    /// Above threshold since `start`, not yet `min_speech` long.
-    Candidate {
-        start: u64,
-        last_speech_end: u64,
-    },
-    /// Confirmed speech; `silence_since` when probability dropped below the stop threshold; `last_speech_end`
-    /// the end of the last chunk at or above the start threshold.
-    Speech {
-        start: u64,
-        silence_since: Option<u64>,
-        last_speech_end: u64,
-    },
-}
-
-/// Hysteresis state machine over chunk probabilities.
+/// Segments from chunk probabilities: the hysteresis, then padding and hangover.
 #[derive(Debug, Clone)]
 pub struct VadSegmenter {
     config: VadConfig,
-    state: State,
+    hysteresis: Hysteresis,
     /// End of the previous segment (padding never reaches back before it).
     floor: u64,
 }
 
 impl VadSegmenter {
     pub fn new(config: VadConfig) -> Self {
-        Self { config, state: State::Silence, floor: 0 }
+        let hysteresis = Hysteresis::new(config.hysteresis());
+        Self { config, hysteresis, floor: 0 }
     }
 
     pub fn config(&self) -> &VadConfig {
@@ -118,81 +119,32 @@ impl VadSegmenter {
 
     /// True while a confirmed segment is open.
     pub fn in_speech(&self) -> bool {
-        matches!(self.state, State::Speech { .. })
+        self.hysteresis.is_on()
     }
 
     pub fn reset(&mut self) {
-        self.state = State::Silence;
+        self.hysteresis.reset();
         self.floor = 0;
     }
 
     /// Feeds one chunk `[start, start + len)` with its speech probability.
     pub fn push(&mut self, start: u64, len: u64, probability: f32) -> Option<VadEvent> {
-        let end = start + len;
-        let c = &self.config;
-        let speech = probability >= c.start_threshold;
-        let silence = probability < c.stop_threshold;
-        match self.state {
-            State::Silence => {
-                if speech {
-                    self.state = State::Candidate { start, last_speech_end: end };
-                    return self.confirm(end);
-                }
-                None
-            }
-            State::Candidate { start: s, last_speech_end } => {
-                if silence {
-                    if end - last_speech_end >= c.min_silence_samples {
-                        self.state = State::Silence;
-                    }
-                    return None;
-                }
-                self.state = State::Candidate { start: s, last_speech_end: end };
-                self.confirm(end)
-            }
-            State::Speech { start: s, silence_since, last_speech_end } => {
-                let last_speech_end = if speech { end } else { last_speech_end };
-                if !silence {
-                    self.state = State::Speech { start: s, silence_since: None, last_speech_end };
-                    return None;
-                }
-                let since = silence_since.unwrap_or(start);
-                if end - since >= c.min_silence_samples {
-                    return Some(VadEvent::SpeechEnd(self.close(s, last_speech_end.min(since))));
-                }
-                self.state = State::Speech { start: s, silence_since: Some(since), last_speech_end };
-                None
-            }
-        }
+        let edge = self.hysteresis.push(start, start + len, probability)?;
+        Some(self.event(edge))
     }
 
     /// End of input at `end`: closes an open segment.
     pub fn finish(&mut self, end: u64) -> Option<VadEvent> {
-        match self.state {
-            State::Speech { start, silence_since, last_speech_end } => {
-                let stop = if silence_since.is_some() { last_speech_end } else { end };
-                Some(VadEvent::SpeechEnd(self.close(start, stop.min(end))))
-            }
-            State::Candidate { start, last_speech_end }
-                if last_speech_end - start >= self.config.min_speech_samples =>
-            {
-                Some(VadEvent::SpeechEnd(self.close(start, last_speech_end)))
-            }
-            _ => {
-                self.state = State::Silence;
-                None
-            }
-        }
+        self.hysteresis.finish(end).map(|edge| self.event(edge))
     }
 
-    fn confirm(&mut self, now: u64) -> Option<VadEvent> {
-        if let State::Candidate { start, last_speech_end } = self.state
-            && now - start >= self.config.min_speech_samples
-        {
-            self.state = State::Speech { start, silence_since: None, last_speech_end };
-            return Some(VadEvent::SpeechStart { start_sample: self.padded_start(start) });
+    fn event(&mut self, edge: Edge) -> VadEvent {
+        match edge {
+            Edge::On { start } => VadEvent::SpeechStart { start_sample: self.padded_start(start) },
+            // The segment ends with the last chunk at the start threshold (`strong_end`), not with the
+            // decaying tail between the thresholds.
+            Edge::Off { start, strong_end, .. } => VadEvent::SpeechEnd(self.close(start, strong_end)),
         }
-        None
     }
 
     fn padded_start(&self, start: u64) -> u64 {
@@ -204,7 +156,6 @@ impl VadSegmenter {
         let end = end.saturating_sub(self.config.hangover_samples).max(start) + self.config.end_padding_samples;
         let segment = SpeechSegment { start_sample: start, end_sample: end };
         self.floor = segment.end_sample;
-        self.state = State::Silence;
         segment
     }
 }
@@ -231,7 +182,7 @@ pub fn segments_from_probabilities(config: &VadConfig, probs: &[f32], chunk: u64
 mod tests {
     use super::*;
 
-    const CHUNK: u64 = 512;
+    const CHUNK: u64 = crate::VAD_CHUNK_SAMPLES;
 
     fn config() -> VadConfig {
         // 0.5 / 0.35, min speech 2 chunks, min silence 3 chunks, no padding.
