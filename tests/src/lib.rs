@@ -13,4 +13,5 @@ pub mod fixtures;
 pub mod http;
 pub mod server;
 pub mod spoken;
+pub mod stage_bench;
 pub mod voice_turn;

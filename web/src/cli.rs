@@ -8,7 +8,15 @@ use std::path::PathBuf;
 /// Configuration comes from a TOML file (--config), PARLEY_* environment variables (server.port ↔
 /// PARLEY_SERVER_PORT) and flags, in that order of precedence. `parley config` prints the result.
 #[derive(Debug, Parser)]
-#[command(name = "parley", version, about, long_about, propagate_version = true)]
+#[command(
+    name = "parley",
+    version,
+    about,
+    long_about,
+    propagate_version = true,
+    after_help = "Benchmarks (engine, llm, asr) live in the harness binary `parley-bench`:\n  \
+                  cargo run --release -p parley-tests --bin parley-bench -- engine --help"
+)]
 pub struct Cli {
     /// TOML configuration file (see docs/configuration.md).
     #[arg(long, short = 'c', global = true, env = "PARLEY_CONFIG", value_name = "FILE")]
@@ -45,21 +53,6 @@ pub enum Command {
     Say(crate::stage_cmds::say::SayArgs),
     /// Ask the language model something and stream its reply.
     Chat(crate::stage_cmds::chat::ChatArgs),
-    /// Benchmarks: `parley bench engine` load-tests the shared engine with simulated conversations; `parley
-    /// bench llm` and `parley bench asr` time one model on parley's kernels and on candle's.
-    #[command(subcommand)]
-    Bench(BenchCommand),
-}
-
-#[derive(Debug, Subcommand)]
-pub enum BenchCommand {
-    /// Simulated conversations on the shared engine; JSON per run with per-stage latency percentiles.
-    Engine(crate::bench_engine::BenchEngineArgs),
-    /// Prompt and decode tokens/s of a language model, parley's kernels against candle's.
-    Llm(crate::bench_llm::BenchLlmArgs),
-    /// Whisper on one WAV file: total, log-mel, encoder and per-token decode time, parley's decoder against
-    /// candle's.
-    Asr(crate::bench_asr::BenchAsrArgs),
 }
 
 #[derive(Debug, Args)]

@@ -1,4 +1,6 @@
-//! `parley vad|turn|transcribe` on the golden fixtures through the real binary (skips without the model store).
+//! `parley vad|turn|transcribe` on the golden fixtures through the real binary (without the model store the
+//! model tests skip on a developer machine and fail under CI: `parley_models::store::test_store`), and
+//! `parley bench` refused with `--help` naming `parley-bench`, where the benchmarks live.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -8,14 +10,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn store_ready() -> bool {
-    let store = parley_models::store::ModelStore::new(
-        parley_models::store::ModelStore::default_root(),
-        parley_models::store::Manifest::default_cpu(),
-    );
-    if !store.is_complete() {
-        eprintln!("SKIPPED: model store incomplete; run `parley models fetch` (CI always does)");
-    }
-    store.is_complete()
+    parley_models::store::test_store().is_some()
 }
 
 fn parley(args: &[&str]) -> (i32, String, String) {
@@ -82,29 +77,11 @@ fn a_file_that_is_not_audio_is_a_clear_error() {
 }
 
 #[test]
-fn bench_engine_runs_simulated_conversations_and_reports_json() {
-    if !store_ready() {
-        return;
-    }
-    let (code, stdout, stderr) =
-        parley(&["bench", "engine", "--sessions", "1", "--seconds", "5", "--turn-every", "2", "--reply-tokens", "8"]);
-    assert_eq!(code, 0, "{stderr}");
-    let report: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap_or("")).unwrap();
-    assert_eq!(report["mode"], "batched");
-    assert_eq!(report["sessions"], 1);
-    assert_eq!(report["error_count"], 0, "{report}");
-    assert!(report["turns"].as_u64().unwrap() >= 1, "a turn ran: {report}");
-    // One VAD tick every 32 ms for 5 s.
-    assert!(report["vad_tick_ms"]["n"].as_u64().unwrap() >= 100, "{report}");
-    for stage in ["vad_tick_ms", "end_of_turn_ms", "asr_ms", "llm_first_token_ms", "turn_to_first_audio_ms"] {
-        let p = &report[stage];
-        assert!(p["p50"].as_f64().unwrap() <= p["p99"].as_f64().unwrap(), "{stage}: {p}");
-    }
-    assert!(report["llm_tokens"].as_u64().unwrap() >= 1);
-    assert!(report["batches"]["audio/silero-vad"]["steps"].as_u64().unwrap() >= 100, "{report}");
-    assert!(stderr.contains("| mode | N |"), "a summary table: {stderr}");
-
-    let (code, _, stderr) = parley(&["bench", "engine", "--sessions", "0"]);
-    assert_ne!(code, 0);
-    assert!(stderr.contains("--sessions"), "{stderr}");
+fn the_benchmarks_are_not_parley_commands_and_help_says_where_they_are() {
+    let (code, _, stderr) = parley(&["bench", "engine", "--sessions", "1"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("unrecognized subcommand 'bench'"), "{stderr}");
+    let (code, stdout, _) = parley(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("parley-bench") && stdout.contains("engine --help"), "{stdout}");
 }

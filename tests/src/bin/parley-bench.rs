@@ -3,6 +3,9 @@
 //! client what a caller experiences: voice-to-voice latency, end-of-turn decisions, barge-in stop time, false
 //! barge-ins and cut-offs, SID-Bench's APT, the transcript's word error rate, the server's stages and the
 //! network round trip; for 1..N concurrent sessions, a ramp to the highest N holding an SLO, or a soak.
+//!
+//! Its subcommands `engine`, `llm` and `asr` are the stage benchmarks (`parley_tests::stage_bench`): the models
+//! in process, without a server.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -17,6 +20,7 @@ use parley_tests::bench::load::{LoadOptions, preflight, run_level};
 use parley_tests::bench::report::{Drift, Report};
 use parley_tests::bench::sources;
 use parley_tests::calibrate::calibrate;
+use parley_tests::stage_bench;
 use parley_tests::voice_turn::quantile;
 
 /// Measures a parley server the way a caller experiences it (WebRTC through `POST /v1/sessions`).
@@ -29,8 +33,13 @@ use parley_tests::voice_turn::quantile;
 ///   parley-bench --duration 600 --sessions 2                      # a 10-minute soak (latency drift)
 ///   parley-bench --scenarios sid/en_test_lines.jsonl              # an external SID-Bench set
 ///   parley-bench --calibrate                                      # against `parley serve --pipeline echo`
+///
+/// The stage benchmarks, in process on the model store (no server; `parley-bench engine --help` etc.):
+///   parley-bench engine --sessions 1,2,4 --mode both              # simulated conversations
+///   parley-bench llm --model fast --prompt 32,128 --gen 64        # LLM tok/s, parley vs candle
+///   parley-bench asr tests/fixtures/sentence_1.wav                # Whisper's time, parley vs candle
 #[derive(Debug, Parser)]
-#[command(version, about, long_about, verbatim_doc_comment)]
+#[command(version, about, long_about, verbatim_doc_comment, args_conflicts_with_subcommands = true)]
 struct Args {
     #[command(subcommand)]
     command: Option<Command>,
@@ -96,14 +105,43 @@ enum Command {
         #[arg(long, default_value = "tests/scenarios/default")]
         out: PathBuf,
     },
+    /// Simulated conversations on the shared engine (real models, in process); JSON per run with per-stage
+    /// latency percentiles.
+    Engine(stage_bench::engine::BenchEngineArgs),
+    /// Prompt and decode tokens/s of a language model, parley's kernels against candle's.
+    Llm(stage_bench::llm::BenchLlmArgs),
+    /// Whisper on one WAV file: total, log-mel, encoder and per-token decode time, parley's decoder against
+    /// candle's.
+    Asr(stage_bench::asr::BenchAsrArgs),
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if let Some(Command::Generate { out }) = &args.command {
-        return generate(out);
+    match args.command {
+        Some(Command::Generate { out }) => generate(&out),
+        Some(Command::Engine(a)) => stage(|| stage_bench::engine::run(&a.config.load()?, a)),
+        Some(Command::Llm(a)) => stage(|| stage_bench::llm::run(&a.config.load()?, a)),
+        Some(Command::Asr(a)) => stage(|| stage_bench::asr::run(&a.config.load()?, a)),
+        None => {
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?.block_on(harness(args))
+        }
     }
+}
+
+/// Runs a stage benchmark the way `parley` ran its commands: the thread defaults set before any thread starts,
+/// and an error printed as `error: ...` with exit status 2.
+fn stage(bench: impl FnOnce() -> anyhow::Result<i32>) -> ! {
+    parley_models::set_thread_defaults();
+    match bench() {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(2);
+        }
+    }
+}
+
+async fn harness(args: Args) -> anyhow::Result<()> {
     let base = args.url.trim_end_matches('/').to_string();
     if args.calibrate {
         let offsets = calibrate(&base, args.rounds.max(1), Duration::from_millis(args.max_delay_ms))

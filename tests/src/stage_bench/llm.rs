@@ -1,4 +1,4 @@
-//! `parley bench llm`: prompt and decode speed of one language model on parley's transformer and kernels,
+//! `parley-bench llm`: prompt and decode speed of one language model on parley's transformer and kernels,
 //! side by side with candle-transformers' own model on the same GGUF file, plus the machine's read bandwidth
 //! and the decode floor it implies (bytes of weights per token / bandwidth).
 //!
@@ -12,7 +12,9 @@ use clap::{Args, ValueEnum};
 use parley_models::llm::{CandleReference, FAST_MODEL, LlmModel, LoadOptions, SLOW_MODEL, argmax};
 use serde_json::json;
 
-use crate::config::Config;
+use parley_web::config::Config;
+
+use super::ConfigArgs;
 
 /// Prompt and decode tokens/s of a language model, parley's kernels against candle's, with the
 /// memory-bandwidth floor.
@@ -21,8 +23,8 @@ use crate::config::Config;
 /// --gen tokens are decoded greedily one at a time (decode tokens/s). Repeated --reps times with the
 /// backends alternating; medians are printed as a table (stderr) and one JSON line (stdout).
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  parley bench llm --model fast\n  \
-                        parley bench llm --model slow --prompt 32,128 --gen 64 --backend parley,candle")]
+#[command(after_help = "Examples:\n  parley-bench llm --model fast\n  \
+                        parley-bench llm --model slow --prompt 32,128 --gen 64 --backend parley,candle")]
 pub struct BenchLlmArgs {
     /// Which model: fast (SmolLM2-135M) or slow (Qwen2.5-Coder-1.5B).
     #[arg(long, value_enum, default_value_t = ModelArg::Fast)]
@@ -41,6 +43,8 @@ pub struct BenchLlmArgs {
     /// Repetitions (medians are reported).
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub reps: usize,
+    #[command(flatten)]
+    pub config: ConfigArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -113,7 +117,7 @@ pub fn run(config: &Config, args: BenchLlmArgs) -> anyhow::Result<i32> {
     }
     let mut backends = args.backend.clone();
     backends.dedup();
-    let store = crate::stage_cmds::model_store(config);
+    let store = parley_web::stage_cmds::model_store(config);
     let id = match args.model {
         ModelArg::Fast => FAST_MODEL,
         ModelArg::Slow => SLOW_MODEL,

@@ -1,4 +1,4 @@
-//! `parley bench asr FILE.wav`: Whisper tiny.en on one clip, ours (encoder with our softmax and GELU, decoder
+//! `parley-bench asr FILE.wav`: Whisper tiny.en on one clip, ours (encoder with our softmax and GELU, decoder
 //! on parley-kernels with a self-attention KV cache) against candle-transformers' (the whole sequence re-fed
 //! each step), alternating, medians of the repetitions:
 //! total time, log-mel, encoder, decode (with its once-per-window cross-attention projection) and the time per
@@ -9,7 +9,9 @@ use clap::{Args, ValueEnum};
 use parley_models::asr::{WhisperAsr, WhisperBackend};
 use serde_json::json;
 
-use crate::config::Config;
+use parley_web::config::Config;
+
+use super::ConfigArgs;
 
 /// Whisper's time on one WAV file: total, log-mel, encoder, decoder per token; parley's decoder against
 /// candle's.
@@ -18,7 +20,7 @@ use crate::config::Config;
 /// --reps times per backend, alternating; medians are printed as a table (stderr) and one JSON line
 /// (stdout).
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  parley bench asr tests/fixtures/sentence_1.wav --reps 3")]
+#[command(after_help = "Example:\n  parley-bench asr tests/fixtures/sentence_1.wav --reps 3")]
 pub struct BenchAsrArgs {
     /// A WAV file of speech (any rate; mono or the first channel).
     #[arg(value_name = "FILE.wav")]
@@ -32,6 +34,8 @@ pub struct BenchAsrArgs {
     /// Encoder window in seconds (1–30; Whisper's own is 30, the conversation pads utterances to 10).
     #[arg(long, default_value_t = 30, value_name = "S")]
     pub window: usize,
+    #[command(flatten)]
+    pub config: ConfigArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -44,11 +48,11 @@ pub fn run(config: &Config, args: BenchAsrArgs) -> anyhow::Result<i32> {
     if args.reps == 0 || args.reps > 50 || !(1..=30).contains(&args.window) {
         anyhow::bail!("--reps must be 1..=50 and --window 1..=30 seconds");
     }
-    let audio = crate::stage_cmds::audio::read_speech_wav(&args.file)?;
+    let audio = parley_web::stage_cmds::audio::read_speech_wav(&args.file)?;
     if audio.len() > parley_models::asr::WINDOW_SAMPLES {
         anyhow::bail!("{}: {:.1} s is longer than one 30 s window", args.file.display(), audio.len() as f64 / 16e3);
     }
-    let store = crate::stage_cmds::model_store(config);
+    let store = parley_web::stage_cmds::model_store(config);
     let mut backends = args.backend.clone();
     backends.dedup();
     let mut models = Vec::new();
