@@ -1,19 +1,15 @@
-//! Shared by the model benchmarks: the store (or a message and a clean exit when it is absent) and speech-like
-//! test audio from the fixtures.
+//! Shared by the model benchmarks: the store (`parley_models::store::test_store`: a `SKIPPED:` line and a clean
+//! exit when it is absent on a developer machine, a failure under CI) and speech-like test audio from the
+//! fixtures.
 
 #![allow(dead_code)]
 
 use std::path::PathBuf;
 
-use parley_models::store::{Manifest, ModelStore};
+use parley_models::store::{ModelStore, test_store};
 
 pub fn store_or_exit() -> ModelStore {
-    let store = ModelStore::new(ModelStore::default_root(), Manifest::default_cpu());
-    if !store.is_complete() {
-        eprintln!("benchmarks need the model store ({}); run `parley models fetch`", store.root().display());
-        std::process::exit(0);
-    }
-    store
+    test_store().unwrap_or_else(|| std::process::exit(0))
 }
 
 /// `seconds` of 16 kHz speech: the fixture sentences (22.05 kHz, 16-bit) read and resampled linearly

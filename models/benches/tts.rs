@@ -6,30 +6,28 @@
 //! `PARLEY_TTS_IDS_OUT=/tmp/ids.json cargo bench -p parley-models --bench tts` writes the paragraph's per-clause
 //! phoneme ids and exits; `scripts/reference/piper_rtf.py /tmp/ids.json MODEL.onnx` times them.
 //! Noise scales are zero so every run synthesises exactly the same audio length.
-//! Skips with a message (exit 0) when the store or `espeak-ng` is missing.
+//! Skips with a `SKIPPED:` line (exit 0) when the store or `espeak-ng` is missing, and fails under CI
+//! (`parley_models::store::{test_store, require_tool}`).
 
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use parley_models::store::{Manifest, ModelStore};
-use parley_models::tts::{PiperVoice, split_clauses};
+use parley_models::store::{ModelStore, require_tool, test_store};
+use parley_models::tts::{Phonemizer, PiperVoice, split_clauses};
+
+/// The store, checked once in `main`.
+static STORE: OnceLock<ModelStore> = OnceLock::new();
 
 const REPLY: &str = "Sure, I can help with that. The next train to Boston leaves at 3:45 pm from platform 2.";
 const PARAGRAPH: &str = "The old lighthouse stood at the edge of the cliff for more than a hundred years. \
     Every night its beam swept across the dark water, guiding fishing boats safely home. \
     The keeper climbed the spiral stairs each evening to light the lamp.";
 
-fn voice(threads: usize) -> Option<PiperVoice> {
-    let store = ModelStore::new(ModelStore::default_root(), Manifest::default_cpu());
-    match PiperVoice::load(&store, threads) {
-        Ok(mut v) => {
-            v.set_scales(v.scales().deterministic());
-            Some(v)
-        }
-        Err(e) => {
-            eprintln!("SKIPPED tts benchmarks: {e}");
-            None
-        }
-    }
+fn voice(threads: usize) -> PiperVoice {
+    let store = STORE.get().expect("main checked the store");
+    let mut v = PiperVoice::load(store, threads).expect("the voice loads");
+    v.set_scales(v.scales().deterministic());
+    v
 }
 
 fn first_audio(voice: &PiperVoice, text: &str) -> Duration {
@@ -46,9 +44,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Direct measurement printed as ratios: RTF of the paragraph and time to first audio, per thread count.
-fn report() -> bool {
+fn report() {
     for threads in [1, 2] {
-        let Some(voice) = voice(threads) else { return false };
+        let voice = voice(threads);
         let speech = voice.synthesize_all(PARAGRAPH).unwrap(); // warm-up
         let audio = speech.duration_secs();
         let rtf = median(
@@ -80,7 +78,6 @@ fn report() -> bool {
              (model only {model_rtf:.4}); first audio of a 2-sentence reply {first:.1} ms"
         );
     }
-    true
 }
 
 /// The paragraph's phoneme ids, clause by clause, exactly as the stream computes them.
@@ -98,7 +95,7 @@ fn clause_ids(voice: &PiperVoice) -> Vec<Vec<i64>> {
 
 /// Writes the paragraph's per-clause phoneme ids for the Python reference.
 fn dump_ids(path: &str) {
-    let Some(voice) = voice(1) else { return };
+    let voice = voice(1);
     let ids = clause_ids(&voice);
     let s = voice.scales();
     let json = serde_json::json!({"clauses": ids, "scales": [s.noise_scale, s.length_scale, s.noise_w], "sample_rate": voice.sample_rate()});
@@ -107,24 +104,27 @@ fn dump_ids(path: &str) {
 }
 
 fn main() {
+    let Some(store) = test_store() else { return };
+    if !require_tool(Phonemizer::new("en-us").check().err().map(|e| e.to_string())) {
+        return;
+    }
+    STORE.set(store).expect("set once");
     if let Ok(path) = std::env::var("PARLEY_TTS_IDS_OUT") {
         dump_ids(&path);
         return;
     }
-    if !report() {
-        return;
-    }
+    report();
     divan::main();
 }
 
 #[divan::bench(args = [1, 2], sample_count = 10)]
 fn first_audio_two_sentences(bencher: divan::Bencher, threads: usize) {
-    let voice = voice(threads).unwrap();
+    let voice = voice(threads);
     bencher.bench_local(|| first_audio(&voice, REPLY));
 }
 
 #[divan::bench(args = [1, 2], sample_count = 5)]
 fn paragraph_10s(bencher: divan::Bencher, threads: usize) {
-    let voice = voice(threads).unwrap();
+    let voice = voice(threads);
     bencher.bench_local(|| voice.synthesize_all(PARAGRAPH).unwrap());
 }

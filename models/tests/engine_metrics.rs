@@ -10,17 +10,13 @@ use parley_models::engine::{
     AudioExecutorHandle, LlmEvent, LlmExecutorConfig, LlmExecutorHandle, LlmRequest, Priority,
 };
 use parley_models::llm::{ChatMessage, FAST_MODEL, LlmModel, SamplingParams};
-use parley_models::store::{Manifest, ModelStore};
+use parley_models::store::test_store;
 use parley_models::turn::SmartTurn;
 use parley_models::vad::SileroVad;
 
 #[test]
 fn executors_record_their_measurements() {
-    let store = ModelStore::new(ModelStore::default_root(), Manifest::default_cpu());
-    if !store.is_complete() {
-        eprintln!("SKIPPED: model store incomplete; run `parley models fetch`");
-        return;
-    }
+    let Some(store) = test_store() else { return };
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     recorder.install().expect("the only recorder in this test binary");

@@ -1,7 +1,7 @@
 //! The LLM stage on the real weights in the model store: both models answer, decoding is deterministic,
 //! stop strings / token budget / cancellation end replies, a cached conversation continues exactly like a
-//! recomputed one (equivalence with candle's own model: llm_equivalence.rs). Tests skip, with a
-//! printed reason, only when the store is incomplete. The 1.5B model gets one short prompt (its prefill is
+//! recomputed one (equivalence with candle's own model: llm_equivalence.rs). Without the store they skip
+//! with a printed reason on a developer machine and fail under CI (`parley_models::store::test_store`). The 1.5B model gets one short prompt (its prefill is
 //! slow on CPU).
 
 use std::ops::ControlFlow;
@@ -13,28 +13,14 @@ use parley_models::llm::{
     ChatMessage, FAST_MODEL, FinishReason, GenerateOptions, Generation, IncrementalDetokenizer, LlmModel, SLOW_MODEL,
     SamplingParams,
 };
-use parley_models::store::{Manifest, ModelStore};
+use parley_models::store::test_store as store;
 
-fn store() -> Option<ModelStore> {
-    let store = ModelStore::new(ModelStore::default_root(), Manifest::default_cpu());
-    let ready = [FAST_MODEL, SLOW_MODEL]
-        .iter()
-        .all(|id| ["model.gguf", "tokenizer.json"].iter().all(|f| store.require(id, f).is_ok()));
-    if ready {
-        Some(store)
-    } else {
-        eprintln!(
-            "SKIPPED: the model store at {} lacks the LLMs; run `parley models fetch` (CI always does)",
-            store.root().display()
-        );
-        None
-    }
-}
-
-/// SmolLM2, loaded once for every test in this binary (it is `Sync`).
+/// SmolLM2, loaded once for every test in this binary (it is `Sync`). The store is checked by every test, so
+/// each one that cannot run says so (or fails under CI).
 fn fast() -> Option<&'static LlmModel> {
-    static MODEL: OnceLock<Option<LlmModel>> = OnceLock::new();
-    MODEL.get_or_init(|| store().map(|s| LlmModel::load(&s, FAST_MODEL).expect("SmolLM2 loads"))).as_ref()
+    let store = store()?;
+    static MODEL: OnceLock<LlmModel> = OnceLock::new();
+    Some(MODEL.get_or_init(|| LlmModel::load(&store, FAST_MODEL).expect("SmolLM2 loads")))
 }
 
 const QUESTION: &str = "What is the capital of France?";

@@ -6,7 +6,7 @@
 
 use candle_core::Tensor;
 use parley_models::llm::{ChatMessage, FAST_MODEL, LlmModel, LlmSequence, SLOW_MODEL};
-use parley_models::store::{Manifest, ModelStore};
+use parley_models::store::test_store;
 
 const QUESTIONS: [&str; 8] = [
     "What is the capital of France?",
@@ -78,11 +78,7 @@ fn batched(model: &LlmModel, prompts: &[Vec<u32>], steps: usize, chunk: usize) -
 }
 
 fn check(id: &str, steps: usize, chunk: usize) {
-    let store = ModelStore::new(ModelStore::default_root(), Manifest::default_cpu());
-    if !store.is_complete() {
-        eprintln!("SKIPPED: model store incomplete; run `parley models fetch`");
-        return;
-    }
+    let Some(store) = test_store() else { return };
     let model = LlmModel::load(&store, id).unwrap();
     let prompts: Vec<Vec<u32>> =
         QUESTIONS.iter().map(|q| model.encode_chat(&[ChatMessage::user(*q)]).unwrap()).collect();

@@ -8,14 +8,10 @@ use parley_models::engine::{
     EngineError, LlmEvent, LlmExecutorConfig, LlmExecutorHandle, LlmRequest, Priority, SchedulerConfig,
 };
 use parley_models::llm::{ChatMessage, FAST_MODEL, FinishReason, GenerateOptions, LlmModel, SamplingParams};
-use parley_models::store::{Manifest, ModelStore};
+use parley_models::store::test_store;
 
 fn model() -> Option<Arc<LlmModel>> {
-    let store = ModelStore::new(ModelStore::default_root(), Manifest::default_cpu());
-    if !store.is_complete() {
-        eprintln!("SKIPPED: model store incomplete; run `parley models fetch`");
-        return None;
-    }
+    let store = test_store()?;
     Some(Arc::new(LlmModel::load(&store, FAST_MODEL).unwrap()))
 }
 
@@ -83,8 +79,12 @@ fn cancellation_and_overload_answer_promptly() {
     };
     let engine = LlmExecutorHandle::spawn(model, config);
     let (id, long) = engine.generate(request(1, "Tell me a long story about a dragon.", 200)).unwrap();
+    // The signal that the long request holds the only slot: its first text.
+    match long.recv_timeout(Duration::from_secs(60)).expect("the long reply starts") {
+        LlmEvent::Text(_) => {}
+        LlmEvent::Done(outcome) => panic!("the long reply ended before it began: {outcome:?}"),
+    }
     // The only slot is taken and nothing may wait: the next request is refused with a typed error.
-    std::thread::sleep(Duration::from_millis(200));
     let (_, refused) = engine.generate(request(2, "Hello?", 8)).unwrap();
     let (_, outcome) = collect(refused);
     assert!(matches!(outcome, Err(EngineError::Overloaded { .. })), "{outcome:?}");

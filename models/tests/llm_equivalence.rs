@@ -16,22 +16,12 @@
 
 use candle_core::Tensor;
 use parley_models::llm::{CandleReference, ChatMessage, FAST_MODEL, LlmModel, SLOW_MODEL, argmax};
-use parley_models::store::{Manifest, ModelStore};
+use parley_models::store::{ModelStore, test_store as store};
 
 /// A gap between two logits of the `f32` model below which the choice between the tokens is decided by
 /// rounding noise (candle's own quantized decode and prefill differ by more than this on this set).
 const NEAR_TIE: f32 = 0.5;
 const STEPS: usize = 32;
-
-fn store() -> Option<ModelStore> {
-    let store = ModelStore::new(ModelStore::default_root(), Manifest::default_cpu());
-    if [FAST_MODEL, SLOW_MODEL].iter().all(|id| store.require(id, "model.gguf").is_ok()) {
-        Some(store)
-    } else {
-        eprintln!("SKIPPED: the model store lacks the LLMs; run `parley models fetch` (CI always does)");
-        None
-    }
-}
 
 /// candle's model with every weight dequantized to `f32`, loaded on a fresh thread (candle's switch is a
 /// thread-local read from the environment on first use).

@@ -1,24 +1,13 @@
-//! The Piper voice on the real model store with the real `espeak-ng`. Tests skip, with a printed reason, when
-//! the store lacks the voice or ONNX Runtime, or when `espeak-ng` is not installed.
+//! The Piper voice on the real model store with the real `espeak-ng`. Without the store or `espeak-ng` the
+//! tests skip with a printed reason on a developer machine and fail under CI
+//! (`parley_models::store::{test_store, require_tool}`).
 
-use parley_models::store::{Manifest, ModelStore};
+use parley_models::store::{require_tool, test_store};
 use parley_models::tts::{Chunk, Phonemizer, PiperVoice, Scales, Speech, WordSpan, split_clauses};
 
 fn voice() -> Option<PiperVoice> {
-    let store = ModelStore::new(ModelStore::default_root(), Manifest::default_cpu());
-    let present = ["en_US-joe-medium.onnx", "en_US-joe-medium.onnx.json"]
-        .iter()
-        .all(|f| store.file_path("piper-joe", f).is_ok_and(|p| p.is_file()))
-        && store.file_path("onnxruntime", "libonnxruntime.so.1.32.0").is_ok_and(|p| p.is_file());
-    if !present {
-        eprintln!(
-            "SKIPPED: the Piper voice or ONNX Runtime is missing from {}; run `parley models fetch`",
-            store.root().display()
-        );
-        return None;
-    }
-    if let Err(e) = Phonemizer::new("en-us").check() {
-        eprintln!("SKIPPED: {e}");
+    let store = test_store()?;
+    if !require_tool(Phonemizer::new("en-us").check().err().map(|e| e.to_string())) {
         return None;
     }
     Some(PiperVoice::load(&store, 2).expect("the voice loads"))

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 
 use parley_models::engine::{TtsEvent, TtsExecutorHandle};
-use parley_models::store::{Manifest, ModelStore};
-use parley_models::tts::PiperVoice;
+use parley_models::store::{require_tool, test_store};
+use parley_models::tts::{Phonemizer, PiperVoice};
 
 fn drain(rx: Receiver<TtsEvent>, log: &std::sync::Mutex<Vec<(usize, usize)>>, which: usize) -> Vec<Vec<f32>> {
     let mut chunks = Vec::new();
@@ -27,9 +27,8 @@ fn drain(rx: Receiver<TtsEvent>, log: &std::sync::Mutex<Vec<(usize, usize)>>, wh
 
 #[test]
 fn a_long_reply_cannot_delay_another_sessions_first_audio() {
-    let store = ModelStore::new(ModelStore::default_root(), Manifest::default_cpu());
-    if !store.is_complete() || std::process::Command::new("espeak-ng").arg("--version").output().is_err() {
-        eprintln!("SKIPPED: needs the model store and espeak-ng");
+    let Some(store) = test_store() else { return };
+    if !require_tool(Phonemizer::new("en-us").check().err().map(|e| e.to_string())) {
         return;
     }
     let mut voice = PiperVoice::load(&store, 1).unwrap();

@@ -71,8 +71,17 @@ pub async fn calibrate(base: &str, rounds: usize, max_delay: Duration) -> anyhow
         }
         let (Some(sent), Some(received)) = (sent_at, received_at) else { unreachable!() };
         offsets.push(received.saturating_duration_since(sent).as_secs_f64() * 1e3);
-        // Let the rest of the burst's echo and the gap pass before the next round.
-        tokio::time::sleep_until(deadline).await;
+        // Let the rest of the burst's echo and the gap pass before the next round: wait until the caller's
+        // output has sent this round's samples (the last partial frame waits for more, so within a frame).
+        let frame = u64::from(output.source_rate() / 50);
+        tokio::time::timeout_at(deadline + Duration::from_secs(5), async {
+            while marks.borrow_and_update().source_samples + frame < pushed {
+                marks.changed().await.context("the caller's output closed")?;
+            }
+            anyhow::Ok(())
+        })
+        .await
+        .context("the caller's output stalled")??;
         while caller.events.try_recv().is_ok() {}
     }
     let _ = caller.hang_up().await;

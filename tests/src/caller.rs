@@ -89,6 +89,34 @@ impl Caller {
         .with_context(|| format!("no {what} within {within:?}"))?
     }
 
+    /// Waits until the call is up and the server's session is running — `connected` and the data channel's
+    /// `session.created`, in whichever order they arrive — discarding other events; returns `session.created`.
+    /// What tests wait for before they speak, instead of a fixed pause.
+    pub async fn wait_ready(&mut self, within: Duration) -> anyhow::Result<serde_json::Value> {
+        tokio::time::timeout(within, async {
+            let (mut connected, mut created) = (false, None);
+            while let Some(e) = self.events.recv().await {
+                match e {
+                    MediaEvent::Connected => connected = true,
+                    MediaEvent::Message(m) => {
+                        let v: serde_json::Value = serde_json::from_str(&m).context("an event that is not JSON")?;
+                        if v["type"] == "session.created" {
+                            created = Some(v);
+                        }
+                    }
+                    MediaEvent::Closed(reason) => bail!("the session closed before it was ready: {reason:?}"),
+                    _ => {}
+                }
+                if connected && let Some(v) = created.take() {
+                    return Ok(v);
+                }
+            }
+            bail!("the session ended before it was ready")
+        })
+        .await
+        .with_context(|| format!("not connected with `session.created` within {within:?}"))?
+    }
+
     /// Hangs up politely: DELETE, then close.
     pub async fn hang_up(self) -> anyhow::Result<u16> {
         let r = http::request_with(&self.base, "DELETE", &self.location, None, b"", self.token.as_deref()).await?;

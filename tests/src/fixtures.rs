@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use parley_models::store::{Manifest, ModelStore};
+use parley_models::store::ModelStore;
 
 /// One fixture clip and what it contains.
 #[derive(Debug, Clone)]
@@ -58,18 +58,10 @@ pub fn fixture(file: &str) -> Fixture {
     fixtures().into_iter().find(|f| f.file == file).unwrap_or_else(|| panic!("no fixture {file}"))
 }
 
-/// The model store, or `None` (with the reason printed) when it is incomplete. CI always has it.
+/// The model store for a test: [`parley_models::store::test_store`] — `None` with a `SKIPPED:` line on a
+/// developer machine without it; a failure under CI or with `PARLEY_REQUIRE_MODELS` set.
 pub fn model_store() -> Option<ModelStore> {
-    let store = ModelStore::new(ModelStore::default_root(), Manifest::default_cpu());
-    if store.is_complete() {
-        Some(store)
-    } else {
-        eprintln!(
-            "SKIPPED: the model store at {} is incomplete; run `parley models fetch` (CI always does)",
-            store.root().display()
-        );
-        None
-    }
+    parley_models::store::test_store()
 }
 
 /// Word error rate of `hypothesis` against `reference`, after the usual ASR scoring normalisation: case,

@@ -1,16 +1,17 @@
 //! Runs the real parley HTTP server in-process on 127.0.0.1 with a chosen configuration, for integration
 //! tests: the same router and handlers `parley serve` runs.
 
-use parley_web::config::Config;
+use parley_pipeline::conversation::ReplyModel;
+use parley_web::config::{Config, PipelineKind};
 use tokio::net::TcpListener;
 
 /// A server for tests: WebRTC on loopback only, the echo pipeline (no models; [`start_with_engine`] switches
 /// to the conversation).
 pub fn test_config() -> Config {
     let mut config = Config::default();
-    config.pipeline.kind = "echo".into();
+    config.pipeline.kind = PipelineKind::Echo;
     // The conversation tests reply with the fast model (CPU time); the browser test runs the defaults.
-    config.pipeline.reply_model = "fast".into();
+    config.conversation.reply_model = ReplyModel::Fast;
     config.server.host = "127.0.0.1".into();
     config.server.port = 0;
     config.webrtc.ice_ips = vec!["127.0.0.1".into()];
@@ -34,7 +35,7 @@ pub async fn start_with_engine(
     mut config: Config,
     engine: parley_models::engine::EngineHandle,
 ) -> anyhow::Result<String> {
-    config.pipeline.kind = "conversation".into();
+    config.pipeline.kind = PipelineKind::Conversation;
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let app = parley_web::server::router_with_engine(config, Some(engine));

@@ -10,12 +10,10 @@ use tokio::time::Instant;
 use crate::caller::Caller;
 use crate::fixtures;
 
-/// An engine for two sessions on the model store; None (with the reason printed) without the store.
+/// An engine for two sessions on the model store; None without the store on a developer machine (a
+/// `SKIPPED:` line; a failure under CI: [`fixtures::model_store`]).
 pub fn engine() -> Option<EngineHandle> {
-    let Some(store) = fixtures::model_store() else {
-        eprintln!("skipping: the model store is absent (run `parley models fetch`)");
-        return None;
-    };
+    let store = fixtures::model_store()?;
     Some(EngineHandle::start(&store, EngineOptions { max_sessions: 2, ..Default::default() }).expect("engine"))
 }
 
@@ -67,6 +65,47 @@ pub async fn listen(
         }
     }
     (events, audio)
+}
+
+/// Collects events and received audio until `heard` of audio (media time, counted frame by frame as it
+/// arrives) has been received, `done` says stop, or `within` passes. "The caller has heard half a second of
+/// the reply" as a signal, not a wall-clock guess.
+pub async fn hear(
+    caller: &mut Caller,
+    heard: Duration,
+    within: Duration,
+    mut done: impl FnMut(&serde_json::Value) -> bool,
+) -> (Vec<serde_json::Value>, Vec<f32>) {
+    let end = Instant::now() + within;
+    let (mut events, mut audio, mut seconds) = (Vec::new(), Vec::new(), 0.0);
+    while seconds < heard.as_secs_f64()
+        && let Ok(Some(event)) = tokio::time::timeout_at(end, caller.events.recv()).await
+    {
+        match event {
+            MediaEvent::Audio { frame, .. } => {
+                seconds += frame.samples.len() as f64 / frame.sample_rate.max(1) as f64;
+                audio.extend(frame.samples);
+            }
+            MediaEvent::Message(m) => {
+                let v: serde_json::Value = serde_json::from_str(&m).unwrap();
+                let stop = done(&v);
+                events.push(v);
+                if stop {
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    (events, audio)
+}
+
+/// `audio` after `pause` of silence: a pause in a scenario, played in real time by the caller's output like
+/// the speech (no wall-clock sleep).
+pub fn after_pause(pause: Duration, audio: Vec<f32>, rate: u32) -> Vec<f32> {
+    let mut out = vec![0.0; (pause.as_secs_f64() * rate as f64) as usize];
+    out.extend(audio);
+    out
 }
 
 /// The `type` of each event.

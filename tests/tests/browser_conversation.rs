@@ -1,8 +1,8 @@
 //! The demo page holds a conversation in a real browser: Debian's headless chromium, its fake microphone
 //! playing a spoken question (then silence), talks to the real server running the default pipeline (the
 //! conversation on the real models); the page shows the user's transcript and the reply, receives the
-//! spoken reply (WebAudio level on the page) and draws the turn's latency waterfall. Skipped without the
-//! model store; without the browser tools it is skipped outside CI and fails under CI.
+//! spoken reply (WebAudio level on the page) and draws the turn's latency waterfall. Without the model store
+//! or the browser tools it is skipped on a developer machine and fails under CI.
 
 use parley_models::engine::{EngineHandle, EngineOptions};
 use parley_tests::{browser, fixtures, server};
@@ -12,14 +12,12 @@ async fn the_demo_page_holds_a_spoken_conversation_in_chromium() {
     if !browser::can_run() {
         return;
     }
-    let Some(store) = fixtures::model_store() else {
-        eprintln!("skipping: the model store is absent (run `parley models fetch`)");
-        return;
-    };
+    let Some(store) = fixtures::model_store() else { return };
     // The default pipeline with its default models (the reply model included).
     let mut config = server::test_config();
     config.pipeline = parley_web::config::Config::default().pipeline;
-    assert_eq!(config.pipeline.kind, "conversation", "the default pipeline");
+    config.conversation = parley_web::config::Config::default().conversation;
+    assert_eq!(config.pipeline.kind, parley_web::config::PipelineKind::Conversation, "the default pipeline");
     let engine = EngineHandle::start(&store, EngineOptions { max_sessions: 2, ..config.engine_options() }).unwrap();
     let base = server::start_with_engine(config, engine.clone()).await.unwrap();
 

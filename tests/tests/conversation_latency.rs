@@ -10,10 +10,10 @@
 
 use std::time::Duration;
 
-use parley_media::MediaEvent;
 use parley_models::engine::EngineHandle;
+use parley_pipeline::conversation::ReplyModel;
 use parley_tests::caller::{Caller, loopback_config};
-use parley_tests::spoken::speak;
+use parley_tests::spoken::{after_pause, speak};
 use parley_tests::voice_turn::{measure_turn, quantile, speech_end};
 use parley_tests::{fixtures, server};
 
@@ -49,7 +49,11 @@ async fn voice_to_voice_latency_over_a_conversation() {
     let turns: usize = std::env::var("PARLEY_TURNS").ok().and_then(|t| t.parse().ok()).unwrap_or(20);
     let reply_model = std::env::var("PARLEY_REPLY_MODEL").unwrap_or_else(|_| "fast".into());
     let mut config = server::test_config();
-    config.pipeline.reply_model = reply_model.clone();
+    config.conversation.reply_model = match reply_model.as_str() {
+        "fast" => ReplyModel::Fast,
+        "slow" => ReplyModel::Slow,
+        other => panic!("PARLEY_REPLY_MODEL={other} is not allowed; use fast or slow"),
+    };
     let engine = EngineHandle::start(&store, config.engine_options()).unwrap();
     // The questions, spoken by the Piper voice (before the clock starts).
     let questions: Vec<(String, Vec<f32>)> = tokio::task::block_in_place(|| {
@@ -57,12 +61,14 @@ async fn voice_to_voice_latency_over_a_conversation() {
     });
     let base = server::start_with_engine(config, engine.clone()).await.unwrap();
     let mut caller = Caller::connect(&base, &loopback_config(), None).await.expect("connect");
-    caller.wait_for("connected", Duration::from_secs(10), |e| matches!(e, MediaEvent::Connected)).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    caller.wait_ready(Duration::from_secs(10)).await.unwrap();
 
     let mut v2v = Vec::new();
     let mut stages: Vec<[f64; 5]> = Vec::new();
     for (i, (text, audio)) in questions.into_iter().enumerate() {
+        // The user has listened to the whole reply (`measure_turn` returns at `response.done`) and pauses
+        // 0.8 s (silence played before the question) before asking the next.
+        let audio = if i == 0 { audio } else { after_pause(Duration::from_millis(800), audio, 16_000) };
         let end = speech_end(&audio, 16_000);
         let m = measure_turn(&mut caller, audio, end, Duration::from_secs(90)).await.expect("a turn");
         let s = m.server.clone().unwrap_or_default();
@@ -90,8 +96,6 @@ async fn voice_to_voice_latency_over_a_conversation() {
         );
         v2v.push(m.voice_to_voice_ms);
         stages.push(marks);
-        // The user listens to the whole reply, then a short pause.
-        tokio::time::sleep(Duration::from_millis(800)).await;
     }
     let _ = caller.hang_up().await;
     engine.shutdown();

@@ -5,18 +5,16 @@
 
 use std::time::Duration;
 
-use parley_media::MediaEvent;
 use parley_tests::caller::{Caller, loopback_config};
 use parley_tests::server;
-use parley_tests::spoken::{engine, listen, speak, transcribe, types};
+use parley_tests::spoken::{engine, hear, listen, speak, transcribe, types};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spoken_question_gets_a_relevant_spoken_reply_and_an_interruption_cuts_it() {
     let Some(engine) = engine() else { return };
     let base = server::start_with_engine(server::test_config(), engine.clone()).await.unwrap();
     let mut caller = Caller::connect(&base, &loopback_config(), None).await.expect("connect");
-    caller.wait_for("connected", Duration::from_secs(10), |e| matches!(e, MediaEvent::Connected)).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    caller.wait_ready(Duration::from_secs(10)).await.unwrap();
 
     // Turn 1: a question with a known answer.
     let question = tokio::task::block_in_place(|| speak(&engine, "What is the capital of France?"));
@@ -64,10 +62,12 @@ async fn a_spoken_question_gets_a_relevant_spoken_reply_and_an_interruption_cuts
     assert!(done["played_text"].as_str().unwrap().contains("Paris"), "{done}");
     eprintln!("received reply heard as {heard:?}");
 
-    // Turn 2: ask for something long (counting), then interrupt it 0.5 s into its audio. SmolLM2 sometimes
-    // answers in under a second ("1. 1. 2. 3."), and then the reply is over before the interruption is heard;
-    // the interruption is then a turn of its own, and its reply is the one interrupted (at most 3 tries).
+    // Turn 2: ask for something long (counting), then interrupt it once the caller has received 0.5 s of its
+    // audio. SmolLM2 sometimes answers in under a second ("1. 1. 2. 3."), and then the reply is over before
+    // the interruption is heard; the interruption is then a turn of its own, and its reply is the one
+    // interrupted (at most 3 tries).
     let ask = tokio::task::block_in_place(|| speak(&engine, "Please count from one to thirty."));
+    let stop = tokio::task::block_in_place(|| speak(&engine, "Wait, stop, tell me about cats instead."));
     caller.peer.audio_output().push(ask).await.unwrap();
     caller.peer.audio_output().finish().await.unwrap();
     for attempt in 1..=3 {
@@ -76,12 +76,14 @@ async fn a_spoken_question_gets_a_relevant_spoken_reply_and_an_interruption_cuts
         })
         .await;
         assert_eq!(events.last().unwrap()["type"], "output_audio_buffer.started", "{:?}", types(&events));
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let stop = tokio::task::block_in_place(|| speak(&engine, "Wait, stop, tell me about cats instead."));
-        caller.peer.audio_output().push(stop).await.unwrap();
+        let is_done = |e: &serde_json::Value| e["type"] == "response.done";
+        let (mut events, _) = hear(&mut caller, Duration::from_millis(500), Duration::from_secs(10), is_done).await;
+        caller.peer.audio_output().push(stop.clone()).await.unwrap();
         caller.peer.audio_output().finish().await.unwrap();
-        let (events, _) = listen(&mut caller, Duration::from_secs(30), |e| e["type"] == "response.done").await;
-        let done = events.last().expect("response.done");
+        if !events.last().is_some_and(is_done) {
+            events = listen(&mut caller, Duration::from_secs(30), is_done).await.0;
+        }
+        let done = events.last().filter(|e| is_done(e)).unwrap_or_else(|| panic!("no response.done: {events:?}"));
         let played = done["played_text"].as_str().unwrap().to_string();
         if done["status"] == "completed" && attempt < 3 {
             eprintln!("try {attempt}: the whole reply {played:?} played before the interruption was heard");

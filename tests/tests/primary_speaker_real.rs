@@ -5,30 +5,27 @@
 
 use std::time::Duration;
 
-use parley_media::MediaEvent;
 use parley_tests::caller::{Caller, loopback_config};
-use parley_tests::spoken::{engine, listen, say, speak, types};
+use parley_tests::spoken::{after_pause, engine, listen, say, speak, types};
 use parley_tests::{fixtures, server};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_voice_gets_no_turn_when_the_primary_speaker_is_enrolled() {
     let Some(engine) = engine() else { return };
     let mut config = server::test_config();
-    config.pipeline.primary_speaker = true;
+    config.conversation.primary_speaker = true;
     let base = server::start_with_engine(config, engine.clone()).await.unwrap();
     let mut caller = Caller::connect(&base, &loopback_config(), None).await.expect("connect");
-    caller.wait_for("connected", Duration::from_secs(10), |e| matches!(e, MediaEvent::Connected)).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    caller.wait_ready(Duration::from_secs(10)).await.unwrap();
 
     // The primary speaker: enrolled and answered.
     let question = tokio::task::block_in_place(|| speak(&engine, "What is the capital of France?"));
     say(&caller, question).await;
     let (events, _) = listen(&mut caller, Duration::from_secs(60), |e| e["type"] == "response.done").await;
     assert_eq!(events.last().map(|e| e["status"].clone()), Some("completed".into()), "{:?}", types(&events));
-    tokio::time::sleep(Duration::from_millis(500)).await;
 
-    // Another voice asks something: set aside, no turn.
-    let other = fixtures::fixture("speaker_b1.wav").audio_16k();
+    // Another voice asks something after a 0.5 s pause: set aside, no turn.
+    let other = after_pause(Duration::from_millis(500), fixtures::fixture("speaker_b1.wav").audio_16k(), 16_000);
     say(&caller, other).await;
     let (events, _) = listen(&mut caller, Duration::from_secs(8), |e| e["type"] == "parley.speech.ignored").await;
     let kinds = types(&events);

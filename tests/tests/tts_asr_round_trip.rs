@@ -1,14 +1,14 @@
 //! Text → Piper speech → Whisper: the round trip recovers the text.
 
 use parley_models::asr::WhisperAsr;
-use parley_models::tts::PiperVoice;
+use parley_models::store::require_tool;
+use parley_models::tts::{Phonemizer, PiperVoice};
 use parley_tests::fixtures::{model_store, word_error_rate};
 
 #[test]
 fn piper_speech_transcribes_back_to_its_text() {
     let Some(store) = model_store() else { return };
-    if std::process::Command::new("espeak-ng").arg("--version").output().is_err() {
-        eprintln!("SKIPPED: espeak-ng is not installed (apt install espeak-ng)");
+    if !require_tool(Phonemizer::new("en-us").check().err().map(|e| format!("{e} (apt install espeak-ng)"))) {
         return;
     }
     // Piper's noise scales make every synthesis different (and an unlucky draw can slur a word); the

@@ -172,5 +172,10 @@ async fn echo_figures() {
         stats.jitter.jitter / 48.0
     );
     caller.hang_up().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The server logs the session's echo figures when the session ends: wait until it has.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while active_sessions(&base).await > 0 {
+        assert!(Instant::now() < deadline, "the session did not end within 10 s of DELETE");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

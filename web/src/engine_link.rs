@@ -4,7 +4,9 @@
 //! one core [`Input`] tagged with the core's own request id ([`answer_input`]). [`ConversationEngine`] is the
 //! seam: the driver talks to it, the server plugs in [`LinkedEngine`], tests a fake.
 
-use parley_models::engine::{Answer, EngineError, EngineHandle, LlmChoice, LlmRequest, Priority, SessionLink, SessionPermit, Tag};
+use parley_models::engine::{
+    Answer, EngineError, EngineHandle, LlmChoice, LlmRequest, Priority, SessionLink, SessionPermit, Tag,
+};
 use parley_models::llm::{ChatMessage, Role as LlmRole, SamplingParams};
 use parley_models::vad::CHUNK_SAMPLES;
 use parley_pipeline::conversation::{Input, Output, ReplyModel, RequestClass, Role, SpokenWord};

@@ -35,11 +35,8 @@ struct State {
 impl SessionMailbox {
     /// A mailbox of `capacity` answers and the sink the engine delivers into.
     pub fn new(capacity: usize) -> (Self, Arc<dyn AnswerSink>) {
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State::default()),
-            arrived: Notify::new(),
-            capacity: capacity.max(1),
-        });
+        let shared =
+            Arc::new(Shared { state: Mutex::new(State::default()), arrived: Notify::new(), capacity: capacity.max(1) });
         (Self { shared: shared.clone() }, shared)
     }
 
@@ -115,7 +112,9 @@ mod tests {
         sink.deliver(5, Answer::EndOfTurn(0.9)).unwrap();
         // Full: a new VAD answer replaces the oldest one; an end-of-turn answer is refused, not lost.
         sink.deliver(0, vad(0.2)).unwrap();
-        assert!(matches!(sink.deliver(6, Answer::EndOfTurn(0.1)), Err(Refused::Full(a)) if matches!(*a, Answer::EndOfTurn(_))));
+        assert!(
+            matches!(sink.deliver(6, Answer::EndOfTurn(0.1)), Err(Refused::Full(a)) if matches!(*a, Answer::EndOfTurn(_)))
+        );
         assert_eq!(mailbox.vad_dropped(), 1);
         assert!(matches!(mailbox.recv().await, (5, Answer::EndOfTurn(_))));
         match mailbox.recv().await {

@@ -123,7 +123,11 @@ impl ConversationEngine for FakeEngine {
                         self.later(30 * (i as u64 + 1), id, Answer::LlmText(piece));
                     }
                     let done = 30 * (words.len() as u64 + 1);
-                    self.later(done, id, Answer::LlmDone { reason: parley_models::llm::FinishReason::EndOfText, tokens: 12 });
+                    self.later(
+                        done,
+                        id,
+                        Answer::LlmDone { reason: parley_models::llm::FinishReason::EndOfText, tokens: 12 },
+                    );
                 }
             },
             Output::StartSpeech { id } => self.speech = Some((id, String::new())),
@@ -235,9 +239,8 @@ impl Call {
     /// Sends `ms` of audio in real (simulated) time: a tone when `speaking`, else silence.
     async fn audio(&mut self, ms: u64, speaking: bool) {
         for _ in 0..ms / 20 {
-            let samples: Vec<f32> = (0..320)
-                .map(|i| if speaking { ((self.position + i) as f32 * 0.2).sin() * 0.3 } else { 0.0 })
-                .collect();
+            let samples: Vec<f32> =
+                (0..320).map(|i| if speaking { ((self.position + i) as f32 * 0.2).sin() * 0.3 } else { 0.0 }).collect();
             let frame = AudioFrame::new(16_000, self.position, samples);
             self.position += 320;
             self.media.send(MediaEvent::Audio { frame, received: Instant::now() }).await.unwrap();

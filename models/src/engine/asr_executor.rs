@@ -10,7 +10,7 @@ use std::sync::mpsc::{self, Receiver};
 
 use super::error::EngineError;
 use super::executor_thread::ExecutorThread;
-use super::mailbox::{Answer, ChannelSink, Outbox, RequestKey, ReplyTo};
+use super::mailbox::{Answer, ChannelSink, Outbox, ReplyTo, RequestKey};
 use super::metrics;
 use super::scheduler::{Priority, RequestId};
 use crate::asr::{Transcript, WINDOW_SAMPLES, WhisperAsr};

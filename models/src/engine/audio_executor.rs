@@ -88,11 +88,15 @@ impl AudioExecutorHandle {
         samples: Vec<f32>,
     ) -> Result<Receiver<Result<Vec<ChunkProbability>, EngineError>>, EngineError> {
         let (tx, rx) = mpsc::sync_channel(1);
-        let reply = ChannelSink::reply_to(tx, |a| match a {
-            Answer::Vad(chunks) => Some(Ok(chunks)),
-            Answer::Failed(e) => Some(Err(e)),
-            _ => None,
-        }, 0);
+        let reply = ChannelSink::reply_to(
+            tx,
+            |a| match a {
+                Answer::Vad(chunks) => Some(Ok(chunks)),
+                Answer::Failed(e) => Some(Err(e)),
+                _ => None,
+            },
+            0,
+        );
         self.vad_to(session, samples, reply)?;
         Ok(rx)
     }
@@ -105,11 +109,15 @@ impl AudioExecutorHandle {
     /// Asks whether `audio` (the user's speech so far, 16 kHz) ends a finished turn.
     pub fn end_of_turn(&self, audio: Vec<f32>) -> Result<Receiver<Result<f32, EngineError>>, EngineError> {
         let (tx, rx) = mpsc::sync_channel(1);
-        let reply = ChannelSink::reply_to(tx, |a| match a {
-            Answer::EndOfTurn(p) => Some(Ok(p)),
-            Answer::Failed(e) => Some(Err(e)),
-            _ => None,
-        }, 0);
+        let reply = ChannelSink::reply_to(
+            tx,
+            |a| match a {
+                Answer::EndOfTurn(p) => Some(Ok(p)),
+                Answer::Failed(e) => Some(Err(e)),
+                _ => None,
+            },
+            0,
+        );
         self.end_of_turn_to(audio, reply)?;
         Ok(rx)
     }
@@ -125,11 +133,15 @@ impl AudioExecutorHandle {
         audio: Vec<f32>,
     ) -> Result<Receiver<Result<SpeakerEmbedding, EngineError>>, EngineError> {
         let (tx, rx) = mpsc::sync_channel(1);
-        let reply = ChannelSink::reply_to(tx, |a| match a {
-            Answer::SpeakerEmbedding(e) => Some(Ok(e)),
-            Answer::Failed(e) => Some(Err(e)),
-            _ => None,
-        }, 0);
+        let reply = ChannelSink::reply_to(
+            tx,
+            |a| match a {
+                Answer::SpeakerEmbedding(e) => Some(Ok(e)),
+                Answer::Failed(e) => Some(Err(e)),
+                _ => None,
+            },
+            0,
+        );
         self.speaker_embedding_to(audio, reply)?;
         Ok(rx)
     }
@@ -158,7 +170,6 @@ impl AudioExecutorHandle {
 const VAD_DEADLINE: std::time::Duration = std::time::Duration::from_millis(32);
 /// An end-of-turn decision later than this adds audibly to the turn gap: a deadline miss.
 const END_OF_TURN_DEADLINE: std::time::Duration = std::time::Duration::from_millis(200);
-
 
 /// One thread's loop: the VAD thread has `vad`, the end-of-turn thread `turn`.
 fn run(

@@ -51,11 +51,16 @@ pub enum Answer {
     /// Newly generated reply text (never a split character, never part of a stop string).
     LlmText(String),
     /// The reply is over: why, and how many tokens it took.
-    LlmDone { reason: FinishReason, tokens: usize },
+    LlmDone {
+        reason: FinishReason,
+        tokens: usize,
+    },
     /// One synthesized clause with its word spans.
     TtsChunk(Chunk),
     /// Everything pushed to the speech stream has been spoken; the number of chunks.
-    TtsDone { chunks: usize },
+    TtsDone {
+        chunks: usize,
+    },
     /// The request failed (or was cancelled while it waited).
     Failed(EngineError),
 }

@@ -66,7 +66,13 @@ impl SessionLink {
         self.engine.audio().speaker_embedding_to(audio, self.reply(tag))
     }
 
-    pub fn transcribe(&self, tag: Tag, audio: Vec<f32>, priority: Priority, deadline: Duration) -> Result<(), EngineError> {
+    pub fn transcribe(
+        &self,
+        tag: Tag,
+        audio: Vec<f32>,
+        priority: Priority,
+        deadline: Duration,
+    ) -> Result<(), EngineError> {
         self.engine.asr().transcribe_to(audio, priority, deadline, self.reply(tag))
     }
 

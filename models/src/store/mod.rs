@@ -11,6 +11,7 @@ mod manifest;
 mod pip;
 mod progress;
 mod stamp;
+mod test_store;
 mod wheel;
 
 pub mod convert;
@@ -21,6 +22,7 @@ pub use hash::sha256_file;
 pub use manifest::{Conversion, Manifest, ModelEntry, ModelFile, Source};
 pub use pip::PipClient;
 pub use progress::Progress;
+pub use test_store::{REQUIRE_MODELS_ENV, Verdict, WhenMissing, missing_files, require_tool, test_store, verdict};
 
 use std::path::{Path, PathBuf};
 

@@ -1,13 +1,9 @@
 //! What the model test files share.
 
-use parley_models::store::{Manifest, ModelStore};
+use parley_models::store::ModelStore;
 
-/// The default model store, or `None` (with the reason printed) when it is incomplete; CI always has it.
+/// The default model store (`parley_models::store::test_store`): `None` with a `SKIPPED:` line on a
+/// developer machine without it; a failure under CI or with `PARLEY_REQUIRE_MODELS` set.
 pub fn store() -> Option<ModelStore> {
-    let store = ModelStore::new(ModelStore::default_root(), Manifest::default_cpu());
-    if !store.is_complete() {
-        eprintln!("SKIPPED: model store incomplete; run `parley models fetch`");
-        return None;
-    }
-    Some(store)
+    parley_models::store::test_store()
 }

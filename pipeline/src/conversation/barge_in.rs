@@ -106,10 +106,7 @@ pub(crate) struct BargeIn {
 
 impl Conversation {
     fn policy(&self) -> BargeInPolicy {
-        BargeInPolicy {
-            barge_in_ms: self.config.barge_in_ms as u64,
-            echo_correlation: self.config.echo_correlation,
-        }
+        BargeInPolicy { barge_in_ms: self.config.barge_in_ms as u64, echo_correlation: self.config.echo_correlation }
     }
 
     fn voice(&self) -> Voice {

@@ -52,7 +52,9 @@ pub(crate) enum UserState {
     Speaking,
     Paused(Pause),
     /// The turn ended; waiting for its final transcript.
-    Transcribing { asr: RequestId },
+    Transcribing {
+        asr: RequestId,
+    },
 }
 
 /// The user's current utterance.

@@ -251,8 +251,14 @@ fn style(template: &str) -> anyhow::Result<ProgressStyle> {
 }
 
 fn generate(out: &std::path::Path) -> anyhow::Result<()> {
-    let store = parley_tests::fixtures::model_store()
-        .context("the model store is incomplete: run `parley models fetch` first (the generator speaks with Piper)")?;
+    use parley_models::store::{Manifest, ModelStore};
+    // A user's command, not a test: an incomplete store is an error here, never a skip or a CI panic.
+    let store = ModelStore::new(ModelStore::default_root(), Manifest::default_cpu());
+    anyhow::ensure!(
+        store.is_complete(),
+        "the model store at {} is incomplete: run `parley models fetch` first (the generator speaks with Piper)",
+        store.root().display()
+    );
     let engine =
         parley_models::engine::EngineHandle::start(&store, Default::default()).context("starting the engine")?;
     let set = parley_tests::bench::generate::generate(&engine, out)?;

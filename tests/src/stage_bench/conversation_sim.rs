@@ -68,7 +68,15 @@ pub(super) fn simulate(
         let mut callers = Vec::new();
         for i in 0..n {
             let offset = Duration::from_secs_f64(turn_every * i as f64 / n as f64);
-            callers.push(tokio::spawn(caller(engine.clone(), config.clone(), utterances.to_vec(), i, offset, seconds, turn_every)));
+            callers.push(tokio::spawn(caller(
+                engine.clone(),
+                config.clone(),
+                utterances.to_vec(),
+                i,
+                offset,
+                seconds,
+                turn_every,
+            )));
         }
         let mut logs = Vec::new();
         for c in callers {

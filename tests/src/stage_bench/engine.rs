@@ -17,8 +17,8 @@ use parley_web::config::Config;
 use serde_json::{Value, json};
 
 use super::ConfigArgs;
-use super::engine_priority::priority_check;
 use super::conversation_sim::simulate;
+use super::engine_priority::priority_check;
 
 /// Load-test the shared engine with simulated conversations (real models, CPU).
 ///
