@@ -46,25 +46,9 @@ pub fn transcribe(engine: &EngineHandle, audio: Vec<f32>) -> String {
 pub async fn listen(
     caller: &mut Caller,
     within: Duration,
-    mut done: impl FnMut(&serde_json::Value) -> bool,
+    done: impl FnMut(&serde_json::Value) -> bool,
 ) -> (Vec<serde_json::Value>, Vec<f32>) {
-    let end = Instant::now() + within;
-    let (mut events, mut audio) = (Vec::new(), Vec::new());
-    while let Ok(Some(event)) = tokio::time::timeout_at(end, caller.events.recv()).await {
-        match event {
-            MediaEvent::Audio { frame, .. } => audio.extend(frame.samples),
-            MediaEvent::Message(m) => {
-                let v: serde_json::Value = serde_json::from_str(&m).unwrap();
-                let stop = done(&v);
-                events.push(v);
-                if stop {
-                    break;
-                }
-            }
-            _ => {}
-        }
-    }
-    (events, audio)
+    hear(caller, Duration::MAX, within, done).await
 }
 
 /// Collects events and received audio until `heard` of audio (media time, counted frame by frame as it
